@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# test.sh - THE test command (README's second command; .ci/run runs exactly this):
+#   1. scripts/deps.sh (packages),
+#   2. build/ with -Werror, every CTest tier (unit, token, cli),
+#   3. build-asan/ with ASan+UBSan and -Werror, the unit and token tiers (LSan suppressions for
+#      leaks inside SoftHSM2/p11-kit only: tests/lsan.supp),
+#   4. scripts/fuzz.sh 20 (every fuzz target briefly) when it exists.
+# Runs every stage even after a failure, prints one summary line, exits non-zero on any failure.
+# Environment: JOBS (default 2), AF_TEST_STAGES (default "build ctest asan fuzz"),
+# AF_FUZZ_SECONDS (default 20).
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+jobs=${JOBS:-2}
+stages=${AF_TEST_STAGES:-build ctest asan fuzz}
+fuzz_seconds=${AF_FUZZ_SECONDS:-20}
+t0=$SECONDS
+results=()
+failed=0
+
+banner() { printf '\n==== %s ====\n' "$*"; }
+# record NAME STATUS: remembers one stage's outcome for the summary
+record() {
+    results+=("$1=$2")
+    [ "$2" = ok ] || [ "$2" = skipped ] || failed=1
+}
+has_stage() { [[ " $stages " == *" $1 "* ]]; }
+# run_stage NAME CMD...: runs CMD, records ok/FAIL with its duration
+run_stage() {
+    local name=$1 start=$SECONDS
+    shift
+    banner "$name: $*"
+    if "$@"; then
+        record "$name" ok
+    else
+        record "$name" FAIL
+    fi
+    echo "---- $name took $((SECONDS - start)) s"
+}
+
+run_stage deps bash scripts/deps.sh
+[ "$failed" = 0 ] || {
+    echo "test.sh: FAILED: packages could not be installed" >&2
+    exit 1
+}
+
+# ---- main build: -Werror, all tiers ----------------------------------------------------------
+main_built=0
+if has_stage build || has_stage ctest; then
+    run_stage configure cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DAF_WERROR=ON \
+        -DAF_SANITIZE=OFF -DAF_FUZZ=OFF
+    if [ "${results[-1]}" = configure=ok ]; then
+        run_stage build cmake --build build -j"$jobs"
+        [ "${results[-1]}" = build=ok ] && main_built=1
+    fi
+fi
+if has_stage ctest; then
+    if [ "$main_built" = 1 ]; then
+        # Serial: the token and cli tests share one fresh token per run.
+        run_stage ctest ctest --test-dir build --output-on-failure
+    else
+        record ctest skipped-build-failed
+    fi
+fi
+
+# ---- sanitizer build: ASan+UBSan, unit and token tiers -----------------------------------------
+if has_stage asan; then
+    asan_built=0
+    run_stage asan-configure cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAF_WERROR=ON \
+        -DAF_SANITIZE=ON -DAF_FUZZ=OFF
+    if [ "${results[-1]}" = asan-configure=ok ]; then
+        run_stage asan-build cmake --build build-asan -j"$jobs"
+        [ "${results[-1]}" = asan-build=ok ] && asan_built=1
+    fi
+    if [ "$asan_built" = 1 ]; then
+        # CTest passes ASAN_OPTIONS per test; LSAN_OPTIONS is ours. Suppressions name SoftHSM2 and
+        # p11-kit only: our own leaks must always fail.
+        LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0" \
+            run_stage asan-ctest ctest --test-dir build-asan --output-on-failure -L 'unit|token'
+    else
+        record asan-ctest skipped-build-failed
+    fi
+fi
+
+# ---- fuzzing: every target briefly -----------------------------------------------------------
+if has_stage fuzz; then
+    if [ -f scripts/fuzz.sh ]; then
+        run_stage fuzz bash scripts/fuzz.sh "$fuzz_seconds"
+    else
+        record fuzz skipped
+    fi
+fi
+
+elapsed=$((SECONDS - t0))
+if [ "$failed" = 0 ]; then
+    echo "test.sh: PASSED (${results[*]}) in $((elapsed / 60)) min $((elapsed % 60)) s"
+else
+    echo "test.sh: FAILED (${results[*]}) in $((elapsed / 60)) min $((elapsed % 60)) s"
+fi
+exit "$failed"
