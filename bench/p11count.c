@@ -1,7 +1,9 @@
 /* p11count.c - a counting PKCS#11 module for the benchmarks: it loads the real module (path in
  * P11COUNT_MODULE, default the p11-kit proxy), hands out the real function list with every entry
  * wrapped to count its calls, and exports p11count_get() so a benchmark in the same process can
- * read the counts. Used by bench_sign to report PKCS#11 calls per signature; never for timing. */
+ * read the counts. Used by bench_sign to report PKCS#11 calls per signature; never for timing.
+ * With P11COUNT_REPORT set, the counts are also printed to stderr when the process exits (how the
+ * demo shows that `openssl rand` really called C_GenerateRandom). */
 #include <dlfcn.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,25 +17,27 @@
 /* Every function of CK_FUNCTION_LIST (PKCS#11 2.40), in list order. */
 #define P11COUNT_FUNCS(X)                                                                          \
     X(C_Initialize)                                                                                \
-    X(C_Finalize) X(C_GetInfo) X(C_GetFunctionList) X(C_GetSlotList) X(C_GetSlotInfo) X(           \
-        C_GetTokenInfo) X(C_WaitForSlotEvent) X(C_GetMechanismList) X(C_GetMechanismInfo)          \
-        X(C_InitToken) X(C_InitPIN) X(C_SetPIN) X(C_OpenSession) X(C_CloseSession) X(              \
-            C_CloseAllSessions) X(C_GetSessionInfo) X(C_GetOperationState) X(C_SetOperationState)  \
-            X(C_Login) X(C_Logout) X(C_CreateObject) X(C_CopyObject) X(C_DestroyObject) X(         \
-                C_GetObjectSize) X(C_GetAttributeValue) X(C_SetAttributeValue)                     \
-                X(C_FindObjectsInit) X(C_FindObjects) X(C_FindObjectsFinal) X(C_EncryptInit) X(    \
-                    C_Encrypt) X(C_EncryptUpdate) X(C_EncryptFinal) X(C_DecryptInit) X(C_Decrypt)  \
-                    X(C_DecryptUpdate) X(C_DecryptFinal) X(C_DigestInit) X(C_Digest)               \
-                        X(C_DigestUpdate) X(C_DigestKey) X(C_DigestFinal) X(C_SignInit) X(C_Sign)  \
-                            X(C_SignUpdate) X(C_SignFinal) X(C_SignRecoverInit) X(C_SignRecover)   \
-                                X(C_VerifyInit) X(C_Verify) X(C_VerifyUpdate) X(C_VerifyFinal)     \
-                                    X(C_VerifyRecoverInit) X(C_VerifyRecover)                      \
-                                        X(C_DigestEncryptUpdate) X(C_DecryptDigestUpdate)          \
-                                            X(C_SignEncryptUpdate) X(C_DecryptVerifyUpdate)        \
-                                                X(C_GenerateKey) X(C_GenerateKeyPair) X(C_WrapKey) \
-                                                    X(C_UnwrapKey) X(C_DeriveKey) X(C_SeedRandom)  \
-                                                        X(C_GenerateRandom) X(C_GetFunctionStatus) \
-                                                            X(C_CancelFunction)
+    X(C_Finalize)                                                                                  \
+    X(C_GetInfo) X(C_GetFunctionList) X(C_GetSlotList) X(C_GetSlotInfo) X(C_GetTokenInfo) X(       \
+        C_WaitForSlotEvent) X(C_GetMechanismList) X(C_GetMechanismInfo) X(C_InitToken)             \
+        X(C_InitPIN) X(C_SetPIN) X(C_OpenSession) X(C_CloseSession) X(C_CloseAllSessions) X(       \
+            C_GetSessionInfo) X(C_GetOperationState) X(C_SetOperationState) X(C_Login) X(C_Logout) \
+            X(C_CreateObject) X(C_CopyObject) X(C_DestroyObject) X(C_GetObjectSize) X(             \
+                C_GetAttributeValue) X(C_SetAttributeValue) X(C_FindObjectsInit) X(C_FindObjects)  \
+                X(C_FindObjectsFinal) X(C_EncryptInit) X(C_Encrypt) X(C_EncryptUpdate)             \
+                    X(C_EncryptFinal) X(C_DecryptInit) X(C_Decrypt) X(C_DecryptUpdate)             \
+                        X(C_DecryptFinal) X(C_DigestInit) X(C_Digest) X(C_DigestUpdate)            \
+                            X(C_DigestKey) X(C_DigestFinal) X(C_SignInit) X(C_Sign)                \
+                                X(C_SignUpdate) X(C_SignFinal) X(C_SignRecoverInit)                \
+                                    X(C_SignRecover) X(C_VerifyInit) X(C_Verify) X(C_VerifyUpdate) \
+                                        X(C_VerifyFinal) X(C_VerifyRecoverInit) X(C_VerifyRecover) \
+                                            X(C_DigestEncryptUpdate) X(C_DecryptDigestUpdate)      \
+                                                X(C_SignEncryptUpdate) X(C_DecryptVerifyUpdate)    \
+                                                    X(C_GenerateKey) X(C_GenerateKeyPair)          \
+                                                        X(C_WrapKey) X(C_UnwrapKey) X(C_DeriveKey) \
+                                                            X(C_SeedRandom) X(C_GenerateRandom)    \
+                                                                X(C_GetFunctionStatus)             \
+                                                                    X(C_CancelFunction)
 
 #define P11COUNT_ENUM(name) IX_##name,
 enum { P11COUNT_FUNCS(P11COUNT_ENUM) P11COUNT_N };
@@ -297,4 +301,23 @@ P11COUNT_EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST **list)
         return rv;
     *list = &wrapped;
     return CKR_OK;
+}
+
+/* Runs at exit (or unload): the counts of a whole process, e.g. one `openssl` command. */
+__attribute__((destructor)) static void report_at_exit(void)
+{
+    size_t i;
+    int any = 0;
+
+    if (getenv("P11COUNT_REPORT") == NULL)
+        return;
+    for (i = 0; i < P11COUNT_N; i++) {
+        unsigned long n = atomic_load_explicit(&counts[i], memory_order_relaxed);
+
+        if (n == 0)
+            continue;
+        fprintf(stderr, "%s %s %lu", any ? "," : "p11count: PKCS#11 calls:", names[i], n);
+        any = 1;
+    }
+    fprintf(stderr, any ? "\n" : "p11count: no PKCS#11 calls\n");
 }

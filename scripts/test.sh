@@ -49,7 +49,7 @@ run_stage deps bash scripts/deps.sh
 main_built=0
 if has_stage build || has_stage ctest; then
     run_stage configure cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DAF_WERROR=ON \
-        -DAF_SANITIZE=OFF -DAF_FUZZ=OFF
+        -DAF_SANITIZE=OFF -DAF_FUZZ=OFF -DAF_TESTS=ON
     if [ "${results[-1]}" = configure=ok ]; then
         run_stage build cmake --build build -j"$jobs"
         [ "${results[-1]}" = build=ok ] && main_built=1
@@ -68,7 +68,7 @@ fi
 if has_stage asan; then
     asan_built=0
     run_stage asan-configure cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAF_WERROR=ON \
-        -DAF_SANITIZE=ON -DAF_FUZZ=OFF
+        -DAF_SANITIZE=ON -DAF_FUZZ=OFF -DAF_TESTS=ON
     if [ "${results[-1]}" = asan-configure=ok ]; then
         run_stage asan-build cmake --build build-asan -j"$jobs"
         [ "${results[-1]}" = asan-build=ok ] && asan_built=1

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# demo.sh - the main job on an embedded default, one command on a fresh Debian 12 machine:
+# installs the packages, builds attfresh (Release) into build/, makes a throw-away SoftHSM2 token,
+# generates an EC P-256 key IN the token with the stock `openssl genpkey`, makes a CSR signed in the
+# token with the stock `openssl req`, verifies it in software, and draws `openssl rand` from the HSM.
+# Every command is printed as run (paste-able once the exports shown are set). The token lives in a
+# temp dir removed on exit. Steps are functions listed in STEPS: add new ones there.
+# Environment: BUILD (default build), AF_DEMO_KEEP=1 keeps the temp dir.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+build=${BUILD:-build}
+label=attfresh-demo
+key_label=demo-key
+work=$(mktemp -d /tmp/attfresh-demo.XXXXXX)
+tok=$work/token
+
+cleanup() {
+    if [ "${AF_DEMO_KEEP:-0}" = 1 ]; then
+        echo "demo.sh: kept $work"
+    else
+        rm -rf "$work"
+    fi
+}
+trap cleanup EXIT
+
+# ---- printing ------------------------------------------------------------------------------------
+n_step=0
+step() {
+    n_step=$((n_step + 1))
+    printf '\n\033[1m[%d] %s\033[0m\n' "$n_step" "$*"
+}
+say() { printf '    %s\n' "$*"; }
+# Quotes an argument for display only when the shell needs it, so shown commands paste as is.
+q() {
+    if [[ $1 =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
+        printf '%s' "$1"
+    else
+        printf "'%s'" "${1//\'/\'\\\'\'}"
+    fi
+}
+# run CMD...: prints the command, then runs it (its output indented)
+run() {
+    local a line='$'
+    for a in "$@"; do line+=" $(q "$a")"; done
+    printf '  %s\n' "$line"
+    "$@" 2>&1 | sed 's/^/      /'
+    return "${PIPESTATUS[0]}"
+}
+# run_quiet CMD...: the same, output shown only when it fails
+run_quiet() {
+    local a line='$'
+    for a in "$@"; do line+=" $(q "$a")"; done
+    printf '  %s\n' "$line"
+    "$@" >"$work/last.log" 2>&1 || {
+        sed 's/^/      /' "$work/last.log"
+        return 1
+    }
+}
+# setenv NAME VALUE: exports and shows it
+setenv() {
+    export "$1=$2"
+    printf '  $ export %s=%s\n' "$1" "$(q "$2")"
+}
+
+# ---- steps ---------------------------------------------------------------------------------------
+step_deps() {
+    step "Packages (Debian 12): scripts/deps.sh installs what is missing"
+    run bash scripts/deps.sh
+}
+
+step_build() {
+    step "Build attfresh.so, libattfresh and the attfresh command (Release) into $build/"
+    run_quiet cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release
+    run_quiet cmake --build "$build" -j2 --target attfresh_module attfresh_lib attfresh_cmd p11count
+    say "built: $build/modules/attfresh.so, $build/libattfresh.so, $build/attfresh"
+}
+
+step_token() {
+    step "A throw-away SoftHSM2 token '$label' (in $tok, removed on exit)"
+    setenv SOFTHSM2_CONF "$tok/softhsm2.conf"
+    setenv OPENSSL_MODULES "$root/$build/modules"
+    AF_TEST_TOKEN_LABEL=$label AF_P11KIT_PROXY=$(pkg-config --variable=proxy_module p11-kit-1) \
+        run bash tests/scripts/token-fixture.sh setup "$tok"
+    say "SoftHSM2 is registered with p11-kit, so attfresh finds it through p11-kit's proxy."
+    say "The OpenSSL configuration loading attfresh next to the default provider:"
+    sed -n '/^\[provider_sect\]/,$p' "$tok/openssl.cnf" | sed 's/^/      /'
+    setenv OPENSSL_CONF "$tok/openssl.cnf"
+}
+
+step_keygen() {
+    step "Generate an EC P-256 key pair IN the token with the stock openssl genpkey"
+    run openssl genpkey -provider attfresh -provider default -algorithm EC \
+        -pkeyopt group:P-256 -pkeyopt "label:$key_label" -out "$work/$key_label.pem"
+    say "The PEM only refers to the key in the token (no key material):"
+    sed 's/^/      /' "$work/$key_label.pem"
+    run openssl pkey -in "pkcs11:token=$label;object=$key_label;type=public" -pubin -noout -text
+}
+
+step_csr() {
+    step "Make a CSR signed in the token with the stock openssl req"
+    run openssl req -new -key "pkcs11:token=$label;object=$key_label;type=private" \
+        -subj "/CN=attfresh demo station/O=attfresh" -out "$work/demo.csr"
+    run openssl req -in "$work/demo.csr" -noout -subject -pubkey
+}
+
+step_verify() {
+    step "Verify the CSR signature in software (plain OpenSSL, no provider configured)"
+    run env OPENSSL_CONF=/dev/null openssl req -in "$work/demo.csr" -noout -verify
+}
+
+step_rand() {
+    step "openssl rand drawing from the HSM (ATTFRESH-RAND as OpenSSL's primary generator)"
+    # Same configuration plus a [random] section; the PKCS#11 module is wrapped by p11count.so,
+    # which prints at exit how often each PKCS#11 function was called: the proof the HSM was used.
+    sed -e '/^\[openssl_init\]/a random = random_sect' \
+        -e "s|^pkcs11-module *=.*|pkcs11-module = $root/$build/bench/p11count.so|" \
+        "$tok/openssl.cnf" >"$work/rand.cnf"
+    cat >>"$work/rand.cnf" <<'CNF'
+
+[random_sect]
+random = ATTFRESH-RAND
+properties = provider=attfresh
+CNF
+    say "added to the configuration ($work/rand.cnf):"
+    sed -n '/^\[random_sect\]/,$p' "$work/rand.cnf" | sed 's/^/      /'
+    run env OPENSSL_CONF="$work/rand.cnf" P11COUNT_REPORT=1 \
+        P11COUNT_MODULE="$(pkg-config --variable=proxy_module p11-kit-1)" openssl rand -hex 32
+}
+
+STEPS=(step_deps step_build step_token step_keygen step_csr step_verify step_rand)
+
+for s in "${STEPS[@]}"; do
+    "$s" || {
+        printf '\ndemo.sh: FAILED in %s\n' "$s" >&2
+        exit 1
+    }
+done
+printf '\ndemo.sh: done: key generated in the token, CSR signed in the token and verified, random from the HSM.\n'
