@@ -59,6 +59,12 @@ int af_key_import_public(AF_KEY *key, const OSSL_PARAM params[]);
 /* 1 when both keys have the same public key (or refer to the same token objects). */
 int af_key_match_public(const AF_KEY *a, const AF_KEY *b);
 
+/* store.c: runs the pkcs11: store over uri (expect: OSSL_STORE_INFO_* or 0) and hands every
+ * object to cb as OSSL_OBJECT params (keys by reference). Used by the key-reference decoder.
+ * Returns 1 when at least one object was passed on, 0 with an error raised otherwise. */
+int af_store_fetch(AF_PROV_CTX *pc, const char *uri, int expect, OSSL_CALLBACK *cb, void *cbarg,
+                   OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg);
+
 /* ECDSA signature encodings (kept apart so the unit tests reach them without a token).
  * r||s (each half size bytes, big-endian) -> DER Ecdsa-Sig-Value into der (capacity dersize);
  * allocation-free for the signing path. Returns 1/0. */
