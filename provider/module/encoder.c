@@ -1,6 +1,155 @@
-/* encoder.c - encoder of the key-reference PEM/DER (refers to a token key, never key material). */
+/* encoder.c - the key-reference file: a token key written as PEM ("ATTFRESH PKCS11 KEY URI") or DER
+ * holding SEQUENCE { UTF8String description, UTF8String uri } - where the key is, never key
+ * material. Written by `openssl genpkey -out`, read back by decoder.c for any `-key FILE`. */
+#include <string.h>
+
+#include <openssl/asn1t.h>
+#include <openssl/bio.h>
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/pem.h>
+
+#include "attfresh/params.h"
+#include "module/key.h"
 #include "module/prov.h"
 
+typedef struct {
+    ASN1_UTF8STRING *desc;
+    ASN1_UTF8STRING *uri;
+} AF_KEYREF;
+
+ASN1_SEQUENCE(AF_KEYREF) = {
+    ASN1_SIMPLE(AF_KEYREF, desc, ASN1_UTF8STRING),
+    ASN1_SIMPLE(AF_KEYREF, uri, ASN1_UTF8STRING),
+} static_ASN1_SEQUENCE_END(AF_KEYREF)
+
+#define AF_KEYREF_DESC_PREFIX "attfresh PKCS#11 key reference "
+
+/* "attfresh PKCS#11 key reference (EC)": the type lets each decoder skip others' keys cheaply. */
+static int keyref_desc(int type, char *buf, size_t size)
+{
+    const char *name = af_key_type_name(type);
+
+    return name != NULL && BIO_snprintf(buf, size, AF_KEYREF_DESC_PREFIX "(%s)", name) > 0;
+}
+
+int af_keyref_encode(int type, const char *uri, unsigned char **der)
+{
+    AF_KEYREF *ref = (AF_KEYREF *)ASN1_item_new(ASN1_ITEM_rptr(AF_KEYREF));
+    char desc[64];
+    int len = -1;
+
+    *der = NULL;
+    if (ref != NULL && keyref_desc(type, desc, sizeof(desc))
+        && ASN1_STRING_set(ref->desc, desc, -1) && ASN1_STRING_set(ref->uri, uri, -1))
+        len = ASN1_item_i2d((ASN1_VALUE *)ref, der, ASN1_ITEM_rptr(AF_KEYREF));
+    ASN1_item_free((ASN1_VALUE *)ref, ASN1_ITEM_rptr(AF_KEYREF));
+    return len;
+}
+
+char *af_keyref_decode(const unsigned char *der, size_t len, int type)
+{
+    const unsigned char *p = der;
+    AF_KEYREF *ref = (AF_KEYREF *)ASN1_item_d2i(NULL, &p, (long)len, ASN1_ITEM_rptr(AF_KEYREF));
+    char desc[64], *uri = NULL;
+
+    if (ref != NULL && p == der + len && keyref_desc(type, desc, sizeof(desc))
+        && ASN1_STRING_length(ref->desc) == (int)strlen(desc)
+        && memcmp(ASN1_STRING_get0_data(ref->desc), desc, strlen(desc)) == 0
+        && ASN1_STRING_length(ref->uri) > 7
+        && memchr(ASN1_STRING_get0_data(ref->uri), '\0', ASN1_STRING_length(ref->uri)) == NULL)
+        uri = OPENSSL_strndup((const char *)ASN1_STRING_get0_data(ref->uri),
+                              ASN1_STRING_length(ref->uri));
+    ASN1_item_free((ASN1_VALUE *)ref, ASN1_ITEM_rptr(AF_KEYREF));
+    return uri;
+}
+
+/* ---- encoder ------------------------------------------------------------------------------------ */
+
+static OSSL_FUNC_encoder_newctx_fn enc_newctx;
+static OSSL_FUNC_encoder_freectx_fn enc_freectx;
+static OSSL_FUNC_encoder_does_selection_fn enc_does_selection;
+
+static void *enc_newctx(void *provctx)
+{
+    return provctx; /* stateless: the provider context is all we need */
+}
+
+static void enc_freectx(void *ctx)
+{
+}
+
+static int enc_does_selection(void *ctx, int selection)
+{
+    return (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0;
+}
+
+static int enc_encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
+                      const OSSL_PARAM obj_abstract[], int selection, int pem)
+{
+    AF_PROV_CTX *pc = vctx;
+    const AF_KEY *key = obj;
+    unsigned char *der = NULL;
+    BIO *out = NULL;
+    int len, ok = 0;
+
+    if (key == NULL || obj_abstract != NULL || !af_key_has_private(key)
+        || (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) == 0) {
+        af_prov_raise(pc, AF_PR_ENCODING, "only a token private key can be written as a reference");
+        return 0;
+    }
+    len = af_keyref_encode(af_key_type(key), af_key_get0_uri(key), &der);
+    out = BIO_new_from_core_bio(af_prov_libctx(pc), cout);
+    if (len > 0 && out != NULL)
+        ok = pem ? PEM_write_bio(out, AF_KEYREF_PEM_LABEL, "", der, len) > 0
+                 : BIO_write(out, der, len) == len;
+    if (!ok)
+        af_prov_raise(pc, AF_PR_ENCODING, "writing the key reference of %s", af_key_get0_uri(key));
+    BIO_free(out);
+    OPENSSL_free(der);
+    return ok;
+}
+
+static int enc_encode_pem(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
+                          const OSSL_PARAM obj_abstract[], int selection,
+                          OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
+{
+    return enc_encode(vctx, cout, obj, obj_abstract, selection, 1);
+}
+
+static int enc_encode_der(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
+                          const OSSL_PARAM obj_abstract[], int selection,
+                          OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
+{
+    return enc_encode(vctx, cout, obj, obj_abstract, selection, 0);
+}
+
+static const OSSL_DISPATCH pem_functions[] = {
+    {OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))enc_newctx},
+    {OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx},
+    {OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))enc_does_selection},
+    {OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))enc_encode_pem},
+    {0, NULL},
+};
+
+static const OSSL_DISPATCH der_functions[] = {
+    {OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))enc_newctx},
+    {OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx},
+    {OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))enc_does_selection},
+    {OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))enc_encode_der},
+    {0, NULL},
+};
+
+#define AF_ENC_PROPS(out) "provider=" AF_PROVIDER_NAME ",output=" out ",structure=PrivateKeyInfo"
+
+/* Claimed as PrivateKeyInfo, the structure PEM_write_bio_PrivateKey asks for: the reference is
+ * what a private key "is" for a key that stays in the token. */
 const OSSL_ALGORITHM af_encoder_algorithms[] = {
+    {"EC:id-ecPublicKey:1.2.840.10045.2.1", AF_ENC_PROPS("pem"), pem_functions, NULL},
+    {"EC:id-ecPublicKey:1.2.840.10045.2.1", AF_ENC_PROPS("der"), der_functions, NULL},
+    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", AF_ENC_PROPS("pem"), pem_functions, NULL},
+    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", AF_ENC_PROPS("der"), der_functions, NULL},
+    {"ED25519:1.3.101.112", AF_ENC_PROPS("pem"), pem_functions, NULL},
+    {"ED25519:1.3.101.112", AF_ENC_PROPS("der"), der_functions, NULL},
     {NULL, NULL, NULL, NULL},
 };

@@ -65,6 +65,16 @@ int af_key_match_public(const AF_KEY *a, const AF_KEY *b);
 int af_store_fetch(AF_PROV_CTX *pc, const char *uri, int expect, OSSL_CALLBACK *cb, void *cbarg,
                    OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg);
 
+/* encoder.c: the key-reference file, SEQUENCE { UTF8String description, UTF8String uri } with
+ * the description "attfresh PKCS#11 key reference (<TYPE>)". */
+#define AF_KEYREF_PEM_LABEL "ATTFRESH PKCS11 KEY URI"
+#define AF_KEYREF_STRUCTURE "attfresh-keyref"
+/* DER into *der (OPENSSL_free); returns its length or -1. */
+int af_keyref_encode(int type, const char *uri, unsigned char **der);
+/* The URI of a reference to a key of type, or NULL (not ours, other type, malformed). Strict:
+ * no trailing bytes. OPENSSL_free the result. */
+char *af_keyref_decode(const unsigned char *der, size_t len, int type);
+
 /* ECDSA signature encodings (kept apart so the unit tests reach them without a token).
  * r||s (each half size bytes, big-endian) -> DER Ecdsa-Sig-Value into der (capacity dersize);
  * allocation-free for the signing path. Returns 1/0. */
