@@ -19,7 +19,9 @@ int af_objects_register(AF_PROV_CTX *pc)
         /* The core creates the OID or accepts it when it already exists (another instance of
          * this provider, or a newer OpenSSL that knows it). A name clash with a different OID
          * is logged, not fatal: the provider's operations do not depend on names. */
-        if (!af_prov_obj_create(pc, t[i].oid, t[i].sn, t[i].ln))
+        /* The short name doubles as the long name, as OpenSSL does for its own id-it-* OIDs:
+         * printers (asn1parse, -text) show the long name, and users look for id-it-... */
+        if (!af_prov_obj_create(pc, t[i].oid, t[i].sn, t[i].sn))
             af_prov_log(pc, AF_LOG_INFO, "OID %s (%s) not registered", t[i].oid, t[i].sn);
     }
     ERR_pop_to_mark();

@@ -310,6 +310,15 @@ static void take_core_functions(const OSSL_DISPATCH *in)
     }
 }
 
+/* OpenSSL 3.0 discards the error queue of a provider that fails to activate from openssl.cnf
+ * (even with config_diagnostics), so a configuration mistake is also written to stderr: one
+ * line, naming the key, never a PIN. */
+static void config_error(AF_PROV_CTX *pc, const char *err)
+{
+    af_prov_raise(pc, AF_PR_CONFIG, "attfresh provider configuration: %s", err);
+    fprintf(stderr, "attfresh: provider not loaded: configuration: %s\n", err);
+}
+
 /* Reads our keys from the provider's config section through the core. Returns 1/0 (raised). */
 static int load_config(AF_PROV_CTX *pc)
 {
@@ -337,12 +346,12 @@ static int load_config(AF_PROV_CTX *pc)
             continue;
         from_config = 1;
         if (!af_config_set(&pc->cfg, af_config_keys[i], vals[i], err, sizeof(err))) {
-            af_prov_raise(pc, AF_PR_CONFIG, "attfresh provider configuration: %s", err);
+            config_error(pc, err);
             return 0;
         }
     }
     if (!af_config_finish(&pc->cfg, err, sizeof(err))) {
-        af_prov_raise(pc, AF_PR_CONFIG, "attfresh provider configuration: %s", err);
+        config_error(pc, err);
         return 0;
     }
     /* OpenSSL 3.0 hands providers only the keys they ask for, so a misspelt key would pass
@@ -354,7 +363,7 @@ static int load_config(AF_PROV_CTX *pc)
         if (conf_file != NULL
             && !af_config_check_file(conf_file, name != NULL ? name : AF_PROVIDER_NAME, err,
                                      sizeof(err))) {
-            af_prov_raise(pc, AF_PR_CONFIG, "attfresh provider configuration: %s", err);
+            config_error(pc, err);
             OPENSSL_free(conf_file);
             return 0;
         }
