@@ -8,6 +8,7 @@
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "attfresh/params.h"
 #include "module/key.h"
@@ -124,6 +125,67 @@ static int enc_encode_der(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
     return enc_encode(vctx, cout, obj, obj_abstract, selection, 0);
 }
 
+/* SubjectPublicKeyInfo of a token key: the key will not export its private-inclusive self to
+ * another provider, so OpenSSL asks us for the public encoding (CSRs, -pubout). */
+static int spki_does_selection(void *ctx, int selection)
+{
+    return (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) != 0;
+}
+
+static int spki_encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
+                       const OSSL_PARAM obj_abstract[], int selection, int pem)
+{
+    AF_PROV_CTX *pc = vctx;
+    AF_KEY *key = (AF_KEY *)obj;
+    EVP_PKEY *pk = key != NULL && obj_abstract == NULL ? af_key_get0_verify_pkey(key) : NULL;
+    unsigned char *der = NULL;
+    BIO *out = NULL;
+    int len, ok = 0;
+
+    if (pk == NULL)
+        return 0;
+    len = i2d_PUBKEY(pk, &der);
+    out = BIO_new_from_core_bio(af_prov_libctx(pc), cout);
+    if (len > 0 && out != NULL)
+        ok = pem ? PEM_write_bio(out, PEM_STRING_PUBLIC, "", der, len) > 0
+                 : BIO_write(out, der, len) == len;
+    if (!ok)
+        af_prov_raise(pc, AF_PR_ENCODING, "writing the public key of %s", af_key_get0_uri(key));
+    BIO_free(out);
+    OPENSSL_free(der);
+    return ok;
+}
+
+static int spki_encode_pem(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
+                           const OSSL_PARAM obj_abstract[], int selection,
+                           OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
+{
+    return spki_encode(vctx, cout, obj, obj_abstract, selection, 1);
+}
+
+static int spki_encode_der(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
+                           const OSSL_PARAM obj_abstract[], int selection,
+                           OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
+{
+    return spki_encode(vctx, cout, obj, obj_abstract, selection, 0);
+}
+
+static const OSSL_DISPATCH spki_pem_functions[] = {
+    {OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))enc_newctx},
+    {OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx},
+    {OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))spki_does_selection},
+    {OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))spki_encode_pem},
+    {0, NULL},
+};
+
+static const OSSL_DISPATCH spki_der_functions[] = {
+    {OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))enc_newctx},
+    {OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx},
+    {OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))spki_does_selection},
+    {OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))spki_encode_der},
+    {0, NULL},
+};
+
 static const OSSL_DISPATCH pem_functions[] = {
     {OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))enc_newctx},
     {OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx},
@@ -144,12 +206,19 @@ static const OSSL_DISPATCH der_functions[] = {
 
 /* Claimed as PrivateKeyInfo, the structure PEM_write_bio_PrivateKey asks for: the reference is
  * what a private key "is" for a key that stays in the token. */
+#define AF_SPKI_PROPS(out)                                                                         \
+    "provider=" AF_PROVIDER_NAME ",output=" out ",structure=SubjectPublicKeyInfo"
+#define AF_ENC_ALL(names)                                                                          \
+    {names, AF_ENC_PROPS("pem"), pem_functions, NULL},                                             \
+        {names, AF_ENC_PROPS("der"), der_functions, NULL},                                         \
+        {names, AF_SPKI_PROPS("pem"), spki_pem_functions, NULL},                                   \
+    {                                                                                              \
+        names, AF_SPKI_PROPS("der"), spki_der_functions, NULL                                      \
+    }
+
 const OSSL_ALGORITHM af_encoder_algorithms[] = {
-    {"EC:id-ecPublicKey:1.2.840.10045.2.1", AF_ENC_PROPS("pem"), pem_functions, NULL},
-    {"EC:id-ecPublicKey:1.2.840.10045.2.1", AF_ENC_PROPS("der"), der_functions, NULL},
-    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", AF_ENC_PROPS("pem"), pem_functions, NULL},
-    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", AF_ENC_PROPS("der"), der_functions, NULL},
-    {"ED25519:1.3.101.112", AF_ENC_PROPS("pem"), pem_functions, NULL},
-    {"ED25519:1.3.101.112", AF_ENC_PROPS("der"), der_functions, NULL},
+    AF_ENC_ALL("EC:id-ecPublicKey:1.2.840.10045.2.1"),
+    AF_ENC_ALL("RSA:rsaEncryption:1.2.840.113549.1.1.1"),
+    AF_ENC_ALL("ED25519:1.3.101.112"),
     {NULL, NULL, NULL, NULL},
 };

@@ -132,9 +132,12 @@ static const OSSL_PARAM ed_gettable_tbl[] = {
 
 static int km_export(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbarg)
 {
-    /* Only the public half exists outside the token; a request that includes the private key
-     * still gets the public half so OpenSSL can verify and encode SPKI in another provider. */
+    /* Only the public half exists outside the token. A request that includes the private key
+     * must fail: OpenSSL 3.0 first tries the default provider's signature with whatever export
+     * gives it, and only a failed export makes it come back to ours. */
     if (keydata == NULL || (selection & OSSL_KEYMGMT_SELECT_KEYPAIR) == 0)
+        return 0;
+    if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0 && af_key_has_private(keydata))
         return 0;
     return af_key_export_public(keydata, cb, cbarg);
 }
