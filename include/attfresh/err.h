@@ -32,6 +32,7 @@ enum {
     AF_R_NONCE_DEPTH = 109,      /* nesting too deep */
     AF_R_NONCE_NOT_DER = 110,    /* BER that is not DER: indefinite length, non-minimal */
     AF_R_NONCE_SHAPE = 111,      /* message does not fit the profile's shape */
+    AF_R_NONCE_NONCANONICAL = 112, /* CBOR not definite-length / shortest form */
     /* protocol bindings 200..299 */
     AF_R_PROTO_TRANSPORT = 200,
     AF_R_PROTO_HTTP_STATUS = 201,

@@ -33,6 +33,7 @@ static const struct {
     {AF_R_NONCE_DEPTH, "nesting too deep"},
     {AF_R_NONCE_NOT_DER, "not DER"},
     {AF_R_NONCE_SHAPE, "message does not fit the profile"},
+    {AF_R_NONCE_NONCANONICAL, "not in canonical form"},
     {AF_R_PROTO_TRANSPORT, "transport failed"},
     {AF_R_PROTO_HTTP_STATUS, "HTTP error status"},
     {AF_R_PROTO_PKISTATUS, "peer rejected the request"},
