@@ -152,9 +152,10 @@ ASN1_VALUE *af_ev_d2i_strict(const ASN1_ITEM *it, const unsigned char *der, size
         AF_ERR(AF_R_TOO_LARGE, "%s: %zu bytes (at most %d)", what, len, AF_BUNDLE_MAX_DER);
         return NULL;
     }
+    ERR_set_mark();
     v = ASN1_item_d2i(NULL, &p, (long)len, it);
+    ERR_pop_to_mark(); /* OpenSSL's nested-error trail says less than our one line */
     if (v == NULL) {
-        ERR_clear_error();
         AF_ERR(AF_R_EVIDENCE_DECODE, "%s: not a valid %s", what, it->sname);
         return NULL;
     }

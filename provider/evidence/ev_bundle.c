@@ -152,6 +152,39 @@ static void add_statements(char *desc, size_t size, const STACK_OF(AF_OLD_STATEM
     }
 }
 
+/* The earlier layouts, with their SIZE (1..MAX) constraints. */
+static AF_OLD_BUNDLE *old_bundle(const unsigned char *der, size_t len)
+{
+    AF_OLD_BUNDLE *ob = (AF_OLD_BUNDLE *)af_ev_d2i_strict(ASN1_ITEM_rptr(AF_OLD_BUNDLE), der, len,
+                                                          "bundle");
+
+    if (ob != NULL && (sk_AF_OLD_STATEMENT_num(ob->statements) < 1
+                       || (ob->certs != NULL && sk_AF_CERT_CHOICE_num(ob->certs) < 1))) {
+        AF_OLD_BUNDLE_free(ob);
+        ob = NULL;
+    }
+    return ob;
+}
+
+static AF_OLD_BUNDLES *old_bundles(const unsigned char *der, size_t len)
+{
+    AF_OLD_BUNDLES *obs = (AF_OLD_BUNDLES *)af_ev_d2i_strict(ASN1_ITEM_rptr(AF_OLD_BUNDLES), der,
+                                                             len, "bundle");
+    int i, ok = obs != NULL && sk_AF_OLD_BUNDLE_num(obs) >= 1;
+
+    for (i = 0; ok && i < sk_AF_OLD_BUNDLE_num(obs); i++) {
+        const AF_OLD_BUNDLE *ob = sk_AF_OLD_BUNDLE_value(obs, i);
+
+        ok = sk_AF_OLD_STATEMENT_num(ob->statements) >= 1
+             && (ob->certs == NULL || sk_AF_CERT_CHOICE_num(ob->certs) >= 1);
+    }
+    if (!ok) {
+        AF_OLD_BUNDLES_free(obs);
+        obs = NULL;
+    }
+    return obs;
+}
+
 int af_bundle_describe_layout(const unsigned char *der, size_t len, char *desc, size_t descsize)
 {
     AF_BUNDLE *b;
@@ -161,16 +194,18 @@ int af_bundle_describe_layout(const unsigned char *der, size_t len, char *desc, 
     int nstmt = 0, nhint = 0, i, layout = 0;
 
     ERR_set_mark();
-    if ((b = (AF_BUNDLE *)af_ev_d2i_strict(ASN1_ITEM_rptr(AF_BUNDLE), der, len, "bundle"))
-        != NULL) {
+    b = (AF_BUNDLE *)af_ev_d2i_strict(ASN1_ITEM_rptr(AF_BUNDLE), der, len, "bundle");
+    if (b != NULL && !count_ok(b)) {
+        af_bundle_free(b);
+        b = NULL;
+    }
+    if (b != NULL) {
         snprintf(desc, descsize, "AttestationBundle (current csr-attestation layout): %d "
                                  "statement(s), %d certificate(s)",
                  sk_AF_ATT_STATEMENT_num(b->statements), sk_AF_CERT_CHOICE_num(b->certs));
         af_bundle_free(b);
         layout = AF_LAYOUT_BUNDLE;
-    } else if ((ob = (AF_OLD_BUNDLE *)af_ev_d2i_strict(ASN1_ITEM_rptr(AF_OLD_BUNDLE), der, len,
-                                                      "bundle"))
-               != NULL) {
+    } else if ((ob = old_bundle(der, len)) != NULL) {
         add_statements(list, sizeof(list), ob->statements, &nstmt, &nhint);
         snprintf(desc, descsize,
                  "EvidenceBundle (earlier csr-attestation layout, statements with hints): %d "
@@ -178,9 +213,7 @@ int af_bundle_describe_layout(const unsigned char *der, size_t len, char *desc, 
                  nstmt, nhint, list);
         AF_OLD_BUNDLE_free(ob);
         layout = AF_LAYOUT_EVIDENCE_BUNDLE;
-    } else if ((obs = (AF_OLD_BUNDLES *)af_ev_d2i_strict(ASN1_ITEM_rptr(AF_OLD_BUNDLES), der,
-                                                        len, "bundle"))
-               != NULL) {
+    } else if ((obs = old_bundles(der, len)) != NULL) {
         for (i = 0; i < sk_AF_OLD_BUNDLE_num(obs); i++)
             add_statements(list, sizeof(list), sk_AF_OLD_BUNDLE_value(obs, i)->statements,
                            &nstmt, &nhint);
