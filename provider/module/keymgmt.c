@@ -399,8 +399,9 @@ static void *km_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
         mech.mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
     }
     if (!af_p11_token_mech(tok, mech.mechanism, NULL)) {
-        af_prov_raise(g->pc, AF_PR_MECHANISM, "token '%s' lacks %s", g->token ? g->token : "",
-                      af_ckm_name(mech.mechanism) ? af_ckm_name(mech.mechanism) : "?");
+        af_prov_raise_rv(g->pc, AF_PR_MECHANISM, CKR_MECHANISM_INVALID, "token %s lacks %s",
+                         g->token != NULL ? g->token : "(configured token)",
+                         af_ckm_name(mech.mechanism) ? af_ckm_name(mech.mechanism) : "?");
         return NULL;
     }
     if (!af_p11_token_login(tok, NULL, NULL, NULL, NULL) || !af_p11_session_get(tok, &s))

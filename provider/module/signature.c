@@ -415,8 +415,8 @@ static int check_mech(AF_SIG_CTX *ctx)
         || af_p11_token_mech(af_key_get0_token(ctx->key), m, NULL))
         return 1;
     name = af_ckm_name(m);
-    af_prov_raise(ctx->pc, AF_PR_MECHANISM, "the token of %s lacks %s", af_key_get0_uri(ctx->key),
-                  name != NULL ? name : "the mechanism");
+    af_prov_raise_rv(ctx->pc, AF_PR_MECHANISM, CKR_MECHANISM_INVALID, "the token of %s lacks %s",
+                     af_key_get0_uri(ctx->key), name != NULL ? name : "the mechanism");
     return 0;
 }
 
