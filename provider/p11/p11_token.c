@@ -114,7 +114,8 @@ AF_P11_TOKEN *af_p11_token_next(AF_P11 *p11, P11KitUri *uri, AF_P11_TOKEN *prev)
     for (; i < p11->ntokens; i++) {
         AF_P11_TOKEN *tok = p11->tokens[i];
 
-        if (!token_configured(p11, tok))
+        /* SoftHSM2 always offers one empty slot; an uninitialised token holds nothing. */
+        if (!(tok->info.flags & CKF_TOKEN_INITIALIZED) || !token_configured(p11, tok))
             continue;
         if (uri != NULL && p11_kit_uri_match_token_info(uri, &tok->info) != 1)
             continue;
