@@ -6,6 +6,7 @@
 #define ATTFRESH_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -18,6 +19,57 @@ extern "C" {
 #endif
 
 typedef struct af_ra_st AF_RA;
+
+/* ---- the RA context ------------------------------------------------------------------------- */
+
+/* Configuration of an RA (af_ra_config_init gives the defaults named here). Strings are copied by
+ * af_ra_new. */
+typedef struct {
+    OSSL_LIB_CTX *libctx;       /* NULL: the default context (the one openssl.cnf configures) */
+    int soft_rand;              /* 0 (default): nonces from the EVP_RAND below (the HSM);
+                                 * 1: RAND_bytes_ex(libctx), OpenSSL's software DRBG */
+    const char *rand_name;      /* "ATTFRESH-RAND" */
+    const char *rand_propq;     /* "provider=attfresh" */
+    int nonce_len;              /* length when the request names none: 32 (8..64) */
+    uint32_t expiry_s;          /* lifetime of an issued nonce: 300 s (1..86400) */
+    int lenient;                /* 0 (default): requests decoded strictly */
+    int ratelimit;              /* 1 (default): per-client token bucket (rl) on */
+    AF_RATELIMIT_CONFIG rl;     /* af_ratelimit_config_init defaults */
+    AF_NONCE_STORE_CONFIG store; /* af_nonce_store_config_init defaults */
+    const char *empty_types;    /* comma list of request types (dotted OIDs or table names) that
+                                 * are answered with the empty nonce ("no freshness needed") */
+    const char *empty_labels;   /* comma list of path labels (EST <label>, CMP p/<name>) likewise */
+    const char *default_profile; /* profile of paths without p/<name>: AF_PROFILE_DEFAULT */
+    /* CMP protection (all optional) */
+    const char *cmp_secret_file; /* PBM secret: the first line of this file */
+    const char *cmp_key;        /* signer key: PEM file or pkcs11: URI (through OSSL_STORE) */
+    const char *cmp_cert;       /* signer certificate (PEM file) */
+    const char *cmp_trust;      /* PEM file of trusted certs for signature-protected requests */
+} AF_RA_CONFIG;
+
+void af_ra_config_init(AF_RA_CONFIG *cfg);
+/* A new RA: fetches the RNG (fails with a clear error when ATTFRESH-RAND is not available and
+ * soft_rand is off), creates the nonce store and the rate limiter, reads the CMP secret/key/certs.
+ * cfg NULL = defaults. */
+AF_RA *af_ra_new(const AF_RA_CONFIG *cfg);
+void af_ra_free(AF_RA *ra);
+
+/* Overrides one OID of one of the RA's profiles (configuration "oid.<profile>.<role>"). */
+int af_ra_set_profile_oid(AF_RA *ra, const char *profile, af_nonce_oid_role role,
+                          const char *oid);
+/* The RA's profile by name (NULL = the configured default profile), with the RA's OID overrides;
+ * NULL when unknown (AF_R_UNKNOWN_PROFILE raised). Borrowed, lives as long as the RA. */
+const AF_NONCE_PROFILE *af_ra_get0_profile(const AF_RA *ra, const char *name);
+/* Replaces the CMP PBM secret (copied; NULL clears). */
+int af_ra_set1_cmp_secret(AF_RA *ra, const unsigned char *secret, size_t len);
+/* Random bytes for protocol values that are not nonces (EST cookie, CMC senderNonce). */
+int af_ra_random(AF_RA *ra, unsigned char *buf, size_t len);
+uint32_t af_ra_get_expiry(const AF_RA *ra);
+int af_ra_get_nonce_len(const AF_RA *ra);
+int af_ra_get_lenient(const AF_RA *ra);
+/* 1 when policy answers the empty nonce for this path label or request type (either may be
+ * NULL). */
+int af_ra_policy_empty(const AF_RA *ra, const char *label, const char *type);
 
 /* One HTTP request as the server hands it to a responder. All pointers borrowed. */
 typedef struct {
@@ -42,6 +94,8 @@ typedef struct {
     size_t body_len;
     char set_cookie[256];     /* full Set-Cookie value, or empty */
     char log[256];            /* one-line outcome for the request log; never secrets */
+    int retry_after;          /* > 0: send Retry-After with this many seconds (503) */
+    char allow[32];           /* 405: the methods the path allows, for the Allow header */
 } AF_RA_HTTP_RESP;
 
 /* Responders (each returns 1 when it produced a response, 0 only on internal failure). */
@@ -58,6 +112,12 @@ AF_NONCE_RESULT af_ra_issue(AF_RA *ra, const AF_NONCE_PROFILE *prof, const AF_NO
                             const unsigned char *binding, size_t binding_len,
                             const unsigned char *requester, size_t requester_len,
                             AF_NONCE_RESP **resp);
+
+/* af_ra_issue with the request's path label, for the empty-nonce policy by label. */
+AF_NONCE_RESULT af_ra_issue_ex(AF_RA *ra, const AF_NONCE_PROFILE *prof, const char *label,
+                               const AF_NONCE_REQ *req, const unsigned char *binding,
+                               size_t binding_len, const unsigned char *requester,
+                               size_t requester_len, AF_NONCE_RESP **resp);
 
 /* Borrowed parts of the RA context that responders need. */
 AF_NONCE_STORE *af_ra_get0_store(const AF_RA *ra);
