@@ -39,9 +39,6 @@ typedef enum {
     AF_NONCE_STORE_REDIS       /* shared by every RA node that points at the same Redis */
 } AF_NONCE_STORE_BACKEND;
 
-#define AF_NONCE_MIN_LEN 8
-#define AF_NONCE_MAX_LEN 64
-
 typedef struct {
     AF_NONCE_STORE_BACKEND backend;
     size_t max_total;         /* outstanding (issued, unused, unexpired) nonces; default 1000000 */
@@ -68,11 +65,12 @@ void af_nonce_store_config_init(AF_NONCE_STORE_CONFIG *cfg);
 AF_NONCE_STORE *af_nonce_store_new(const AF_NONCE_STORE_CONFIG *cfg);
 void af_nonce_store_free(AF_NONCE_STORE *s);
 
-/* Records a freshly drawn nonce (8..64 bytes) bound to a transaction/session (binding, 1..1024 bytes:
- * CMP transactionID, CMC transactionId, EST cookie value or TLS session id) for a requester (client
- * address or certificate, 1..1024 bytes), valid for ttl_s seconds (1..31536000). On success
- * *expires_at_ms (optional) is the absolute expiry. Fails with AF_NONCE_FULL when a cap is reached,
- * AF_NONCE_REUSED when the nonce was already issued (an RNG failure: never reissue). */
+/* Records a freshly drawn nonce (AF_NONCE_LEN_MIN..AF_NONCE_LEN_MAX of nonce.h: 8..64 bytes) bound
+ * to a transaction/session (binding, 1..1024 bytes: CMP transactionID, CMC transactionId, EST cookie
+ * value or TLS session id) for a requester (client address or certificate, 1..1024 bytes), valid
+ * for ttl_s seconds (1..31536000). On success *expires_at_ms (optional) is the absolute expiry.
+ * Fails with AF_NONCE_FULL when a cap is reached, AF_NONCE_REUSED when the nonce was already issued
+ * (an RNG failure: never reissue). */
 AF_NONCE_RESULT af_nonce_store_issue(AF_NONCE_STORE *s, const unsigned char *nonce, size_t nonce_len,
                                      const unsigned char *binding, size_t binding_len,
                                      const unsigned char *requester, size_t requester_len,

@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "attfresh/err.h"
+#include "attfresh/nonce.h"
 #include "attfresh/ra.h"
 #include "nonce_store_local.h"
 
@@ -167,9 +168,9 @@ static uint64_t now_s(const AF_NONCE_STORE *s)
 
 static int check_nonce(const unsigned char *nonce, size_t nonce_len)
 {
-    if (nonce == NULL || nonce_len < AF_NONCE_MIN_LEN || nonce_len > AF_NONCE_MAX_LEN) {
-        AF_ERR(AF_R_INVALID_ARGUMENT, "nonce must be %d..%d bytes, got %zu", AF_NONCE_MIN_LEN,
-               AF_NONCE_MAX_LEN, nonce == NULL ? (size_t)0 : nonce_len);
+    if (nonce == NULL || nonce_len < AF_NONCE_LEN_MIN || nonce_len > AF_NONCE_LEN_MAX) {
+        AF_ERR(AF_R_INVALID_ARGUMENT, "nonce must be %d..%d bytes, got %zu", AF_NONCE_LEN_MIN,
+               AF_NONCE_LEN_MAX, nonce == NULL ? (size_t)0 : nonce_len);
         return 0;
     }
     return 1;
