@@ -68,6 +68,11 @@ size_t af_evidence_key_count(const AF_EVIDENCE *ev);
 int af_evidence_get_key(const AF_EVIDENCE *ev, size_t i, AF_KEY_CLAIMS *kc);
 void af_key_claims_clear(AF_KEY_CLAIMS *kc);
 
+/* 1 when a key element's spki claim equals key's SubjectPublicKeyInfo byte for byte. */
+int af_evidence_describes(const AF_EVIDENCE *ev, EVP_PKEY *key);
+/* The certificates of the signers (sid.certificate), new stack of new references. */
+STACK_OF(X509) *af_evidence_get1_signer_certs(const AF_EVIDENCE *ev);
+
 /* Human-readable dump of all elements and claims (names from the OID table). */
 int af_evidence_print(BIO *out, const AF_EVIDENCE *ev);
 
@@ -154,6 +159,8 @@ X509_REQ *af_csr_new(EVP_PKEY *key, const char *subject, const char *sans, const
  * id-aa-attestation (extnValue = bundle DER), POPO signed by key. */
 OSSL_CRMF_MSG *af_crmf_new(EVP_PKEY *key, const char *subject, const char *sans,
                            const AF_BUNDLE *b, OSSL_LIB_CTX *libctx, const char *propq);
+/* A distinguished name from "/CN=a/O=b" (OpenSSL command form, '\\' escapes) or "CN=a,O=b". */
+X509_NAME *af_parse_dn(const char *dn);
 /* The X509_EXTENSION alone, for callers that build their own CertTemplate. */
 X509_EXTENSION *af_attestation_extension_new(const AF_BUNDLE *b);
 
@@ -254,6 +261,16 @@ int af_evidence_verify(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) *untr
 int af_csr_verify(AF_VERIFY *v, X509_REQ *req, AF_CHECKS *out);
 /* The same for a CRMF CertReqMsg (POPO signature instead of the self-signature). */
 int af_crmf_verify(AF_VERIFY *v, const OSSL_CRMF_MSG *msg, AF_CHECKS *out);
+
+/* ==== The nonce to attest ================================================================== */
+/* The nonce kept from the RA's answer (what `--state FILE` reads): a NonceResponse in any profile
+ * and encoding (first item), a JSON object {"nonce": hex or base64url}, or hex text. New buffer
+ * (OPENSSL_free) or 0 with an error. */
+int af_nonce_from_state(const unsigned char *data, size_t len, unsigned char **nonce,
+                        size_t *nonce_len);
+/* Exactly one of hex (the nonce as hex, ':' and spaces allowed) and state_path (a file as above,
+ * at most 64 KiB). New buffer or NULL with an error. */
+unsigned char *af_nonce_load(const char *hex, const char *state_path, size_t *len);
 
 /* ==== Loading keys and certificates (OSSL_STORE: pkcs11: URIs, files) ======================== */
 /* First private key (want_private) or public key at uri; NULL with an error naming uri. */

@@ -12,7 +12,7 @@
 #define MAX_DN 4096
 
 /* "/CN=a/O=b" (OpenSSL command form, '\' escapes) or "CN=a,O=b". */
-static X509_NAME *parse_dn(const char *dn)
+X509_NAME *af_parse_dn(const char *dn)
 {
     X509_NAME *n = X509_NAME_new();
     char *buf = NULL, *o, *type = NULL;
@@ -126,7 +126,7 @@ X509_REQ *af_csr_new(EVP_PKEY *key, const char *subject, const char *sans, const
         AF_ERR(AF_R_INVALID_ARGUMENT, "a CSR needs a key and an attestation bundle");
         return NULL;
     }
-    if ((name = parse_dn(subject)) == NULL || !af_bundle_to_der(b, &der, &len))
+    if ((name = af_parse_dn(subject)) == NULL || !af_bundle_to_der(b, &der, &len))
         goto err;
     if ((req = X509_REQ_new_ex(libctx, propq)) == NULL || !X509_REQ_set_version(req, 0)
         || !X509_REQ_set_subject_name(req, name)) {
@@ -212,7 +212,7 @@ OSSL_CRMF_MSG *af_crmf_new(EVP_PKEY *key, const char *subject, const char *sans,
         AF_ERR(AF_R_INVALID_ARGUMENT, "a request needs a key and an attestation bundle");
         return NULL;
     }
-    if ((name = parse_dn(subject)) == NULL)
+    if ((name = af_parse_dn(subject)) == NULL)
         goto err;
     if ((msg = OSSL_CRMF_MSG_new()) == NULL || !OSSL_CRMF_MSG_set_certReqId(msg, 0)
         || !OSSL_CRMF_CERTTEMPLATE_fill(OSSL_CRMF_MSG_get0_tmpl(msg), key, name, NULL, NULL)) {

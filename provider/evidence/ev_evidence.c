@@ -438,3 +438,41 @@ int af_evidence_print(BIO *out, const AF_EVIDENCE *ev)
     }
     return 1;
 }
+
+int af_evidence_describes(const AF_EVIDENCE *ev, EVP_PKEY *key)
+{
+    unsigned char *spki = NULL;
+    size_t len = 0, i, n = af_evidence_key_count(ev);
+    int found = 0;
+
+    if (key == NULL || !af_ev_spki_der(key, &spki, &len))
+        return 0;
+    for (i = 0; !found && i < n; i++) {
+        const ASN1_TYPE *v = find_claim(find_element(ev, AF_OID_EV_ELEM_KEY, (int)i),
+                                        AF_OID_EV_KEY_SPKI);
+
+        found = v != NULL && v->type == V_ASN1_OCTET_STRING
+                && (size_t)ASN1_STRING_length(v->value.octet_string) == len
+                && memcmp(ASN1_STRING_get0_data(v->value.octet_string), spki, len) == 0;
+    }
+    OPENSSL_free(spki);
+    return found;
+}
+
+STACK_OF(X509) *af_evidence_get1_signer_certs(const AF_EVIDENCE *ev)
+{
+    STACK_OF(X509) *sk = sk_X509_new_null();
+    int i;
+
+    for (i = 0; sk != NULL && ev != NULL && i < sk_AF_EV_SIGBLOCK_num(ev->sigs); i++) {
+        X509 *c = sk_AF_EV_SIGBLOCK_value(ev->sigs, i)->sid->cert;
+
+        if (c != NULL && !X509_add_cert(sk, c, X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP)) {
+            sk_X509_pop_free(sk, X509_free);
+            sk = NULL;
+        }
+    }
+    if (sk == NULL)
+        AF_ERR(AF_R_MALLOC, "signer certificates");
+    return sk;
+}
