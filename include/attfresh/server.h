@@ -71,6 +71,10 @@ int af_ra_get_lenient(const AF_RA *ra);
  * NULL). */
 int af_ra_policy_empty(const AF_RA *ra, const char *label, const char *type);
 
+/* Name of the cookie that binds an EST nonce to the later /simpleenroll (its value is the store
+ * binding); the server hands its value to the responder as AF_RA_HTTP_REQ.cookie. */
+#define AF_RA_EST_COOKIE "attfresh-est"
+
 /* One HTTP request as the server hands it to a responder. All pointers borrowed. */
 typedef struct {
     const char *method;           /* "GET", "POST" */
