@@ -126,7 +126,14 @@ CNF
     say "added to the configuration ($work/rand.cnf):"
     sed -n '/^\[random_sect\]/,$p' "$work/rand.cnf" | sed 's/^/      /'
     run env OPENSSL_CONF="$work/rand.cnf" P11COUNT_REPORT=1 \
-        P11COUNT_MODULE="$(pkg-config --variable=proxy_module p11-kit-1)" openssl rand -hex 32
+        P11COUNT_MODULE="$(pkg-config --variable=proxy_module p11-kit-1)" openssl rand -hex 32 |
+        tee "$work/rand.out"
+    grep -q 'C_GenerateRandom [1-9]' "$work/rand.out" || {
+        say "the HSM was NOT called (no C_GenerateRandom in p11count's report)"
+        return 1
+    }
+    say "p11count.so (bench/p11count.c) wraps the PKCS#11 module and printed the calls at exit:"
+    say "C_GenerateRandom is the HSM producing the bytes."
 }
 
 STEPS=(step_deps step_build step_token step_keygen step_csr step_verify step_rand)
