@@ -129,8 +129,7 @@ static int store_issue(void *arg, size_t i)
 
     ids(i, tx, req, sizeof(req));
     if (af_nonce_store_issue(arg, nonce_at(i), NONCE_LEN, tx, 16, (unsigned char *)req, strlen(req),
-                             600, NULL)
-        == AF_NONCE_OK)
+                             600, NULL) == AF_NONCE_OK)
         return 1;
     fprintf(stderr, "bench_ra_store: issue %zu: %s\n", i, af_err_line(line, sizeof(line)));
     return 0;
@@ -170,8 +169,8 @@ static int run_store(AF_NONCE_STORE_CONFIG *cfg, row *out, size_t (*mem_probe)(v
         return 0;
     }
     after = mem_probe(arg);
-    if (!af_nonce_store_get_stats(s, &st) || (cfg->backend == AF_NONCE_STORE_MEMORY
-                                              && st.outstanding != count)) {
+    if (!af_nonce_store_get_stats(s, &st) ||
+        (cfg->backend == AF_NONCE_STORE_MEMORY && st.outstanding != count)) {
         fprintf(stderr, "bench_ra_store: expected %zu outstanding, store says %zu\n", count,
                 st.outstanding);
         af_nonce_store_free(s);
@@ -213,8 +212,8 @@ static size_t probe_redis(void *arg)
     const char *p;
     size_t v = 0;
 
-    if (rep != NULL && rep->type == REDIS_REPLY_STRING
-        && (p = strstr(rep->str, "used_memory:")) != NULL)
+    if (rep != NULL && rep->type == REDIS_REPLY_STRING &&
+        (p = strstr(rep->str, "used_memory:")) != NULL)
         v = (size_t)strtoull(p + 12, NULL, 10);
     if (rep != NULL)
         freeReplyObject(rep);
@@ -273,8 +272,8 @@ static naive_req *naive_req_get(naive_store *s, const char *id, int create)
     return r;
 }
 
-static int naive_issue(naive_store *s, const unsigned char *nonce, size_t nl, const unsigned char *tx,
-                       size_t tl, const char *req, time_t expiry)
+static int naive_issue(naive_store *s, const unsigned char *nonce, size_t nl,
+                       const unsigned char *tx, size_t tl, const char *req, time_t expiry)
 {
     size_t b = fnv(nonce, nl) % s->nb;
     naive_entry *e;
@@ -308,8 +307,8 @@ static int naive_issue(naive_store *s, const unsigned char *nonce, size_t nl, co
     return 1;
 }
 
-static int naive_consume(naive_store *s, const unsigned char *nonce, size_t nl, const unsigned char *tx,
-                         size_t tl, time_t now)
+static int naive_consume(naive_store *s, const unsigned char *nonce, size_t nl,
+                         const unsigned char *tx, size_t tl, time_t now)
 {
     size_t b = fnv(nonce, nl) % s->nb;
     naive_entry *e;
@@ -319,8 +318,8 @@ static int naive_consume(naive_store *s, const unsigned char *nonce, size_t nl, 
     for (e = s->buckets[b]; e != NULL; e = e->next)
         if (e->nonce_len == nl && memcmp(e->nonce, nonce, nl) == 0)
             break;
-    if (e != NULL && !e->used && now < e->expiry && e->binding_len == tl
-        && memcmp(e->binding, tx, tl) == 0) {
+    if (e != NULL && !e->used && now < e->expiry && e->binding_len == tl &&
+        memcmp(e->binding, tx, tl) == 0) {
         e->used = 1;
         naive_req_get(s, e->requester, 0)->outstanding--;
         s->live--;
@@ -421,13 +420,14 @@ static int run_naive(row *out)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: bench_ra_store [--count N] [--requesters R] [--threads T] [--redis-port P\n"
-            "                      [--redis-host H]]\n"
-            "  N nonces outstanding (default 1000000), from R requesters (default N/%d, so each\n"
-            "  requester holds its cap of %d); --redis-port adds the Redis backend (FLUSHes nothing,\n"
-            "  uses prefix bench-<pid>, deletes its keys afterwards); T threads share each loop.\n",
-            PER_REQ, PER_REQ);
+    fprintf(
+        stderr,
+        "usage: bench_ra_store [--count N] [--requesters R] [--threads T] [--redis-port P\n"
+        "                      [--redis-host H]]\n"
+        "  N nonces outstanding (default 1000000), from R requesters (default N/%d, so each\n"
+        "  requester holds its cap of %d); --redis-port adds the Redis backend (FLUSHes nothing,\n"
+        "  uses prefix bench-<pid>, deletes its keys afterwards); T threads share each loop.\n",
+        PER_REQ, PER_REQ);
 }
 
 int main(int argc, char **argv)
@@ -471,9 +471,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_ra_store: cannot draw %zu nonces\n", count);
         return 1;
     }
-    printf("bench_ra_store: %zu outstanding nonces of %d bytes, %zu requesters, 16-byte transaction "
-           "ids, %d thread(s)\n\n",
-           count, NONCE_LEN, requesters, nthreads);
+    printf(
+        "bench_ra_store: %zu outstanding nonces of %d bytes, %zu requesters, 16-byte transaction "
+        "ids, %d thread(s)\n\n",
+        count, NONCE_LEN, requesters, nthreads);
 
     af_nonce_store_config_init(&cfg);
     cfg.max_total = count;
@@ -500,10 +501,11 @@ int main(int argc, char **argv)
             cfg.remember_s = 0;
             fail |= !run_store(&cfg, &rows[nrows++], probe_redis, c);
             /* Consumed nonce keys stay until their TTL: drop this run's keys now. */
-            freeReplyObject(redisCommand(c, "EVAL %s 0 %s",
-                                         "local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) "
-                                         "do redis.call('DEL', k) n = n + 1 end return n",
-                                         "{bench-*"));
+            freeReplyObject(
+                redisCommand(c, "EVAL %s 0 %s",
+                             "local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) "
+                             "do redis.call('DEL', k) n = n + 1 end return n",
+                             "{bench-*"));
         }
         if (c != NULL)
             redisFree(c);
@@ -523,8 +525,9 @@ int main(int argc, char **argv)
                (double)rows[2].bytes_per_nonce / (double)rows[0].bytes_per_nonce,
                rows[2].issue_ops / rows[0].issue_ops, rows[2].consume_ops / rows[0].consume_ops);
     if (rows[0].ok)
-        printf("memory store sweep with %zu outstanding: 65536 slots %.3f ms, whole table %.3f ms\n",
-               count, sweep_ms_step, sweep_ms_full);
+        printf(
+            "memory store sweep with %zu outstanding: 65536 slots %.3f ms, whole table %.3f ms\n",
+            count, sweep_ms_step, sweep_ms_full);
     if (rows[0].ok)
         printf("target <= 128 bytes per outstanding nonce (memory store): %s\n",
                rows[0].bytes_per_nonce <= 128 ? "ok" : "MISS");

@@ -1,6 +1,6 @@
-/* attfresh/ra.h - the RA's nonce store (issue, consume exactly once, bounded, expiring; in memory or
- * shared through Redis) and its per-client rate limiter. Wire-format independent: the server layer
- * draws the nonce bytes, calls af_nonce_store_issue(), and later af_nonce_store_consume(). */
+/* attfresh/ra.h - the RA's nonce store (issue, consume exactly once, bounded, expiring; in memory
+ * or shared through Redis) and its per-client rate limiter. Wire-format independent: the server
+ * layer draws the nonce bytes, calls af_nonce_store_issue(), and later af_nonce_store_consume(). */
 #ifndef ATTFRESH_RA_H
 #define ATTFRESH_RA_H
 
@@ -23,12 +23,18 @@ uint64_t af_clock_realtime_ms(void *arg);
  * with the matching reason (see each value). */
 typedef enum {
     AF_NONCE_OK = 0,
-    AF_NONCE_UNKNOWN,           /* consume: never issued here, or forgotten   AF_R_RA_UNKNOWN_NONCE */
-    AF_NONCE_EXPIRED,           /* consume: past its expiry                   AF_R_RA_EXPIRED */
-    AF_NONCE_REUSED,            /* consume: already used; issue: duplicate    AF_R_RA_REUSED */
-    AF_NONCE_WRONG_TRANSACTION, /* consume: issued for another binding        AF_R_RA_WRONG_TRANSACTION */
-    AF_NONCE_FULL,              /* issue: total or per-requester cap reached  AF_R_RA_FULL */
-    AF_NONCE_ERROR              /* bad arguments or the store failed          AF_R_INVALID_ARGUMENT, AF_R_RA_STORE */
+    /* consume: never issued here, or forgotten (AF_R_RA_UNKNOWN_NONCE) */
+    AF_NONCE_UNKNOWN,
+    /* consume: past its expiry (AF_R_RA_EXPIRED) */
+    AF_NONCE_EXPIRED,
+    /* consume: already used; issue: the store already holds it (AF_R_RA_REUSED) */
+    AF_NONCE_REUSED,
+    /* consume: issued for another binding (AF_R_RA_WRONG_TRANSACTION) */
+    AF_NONCE_WRONG_TRANSACTION,
+    /* issue: total or per-requester cap reached (AF_R_RA_FULL) */
+    AF_NONCE_FULL,
+    /* bad arguments (AF_R_INVALID_ARGUMENT) or the store failed (AF_R_RA_STORE) */
+    AF_NONCE_ERROR
 } AF_NONCE_RESULT;
 
 /* Short English name of a result ("ok", "unknown", "expired", ...). */
@@ -49,9 +55,9 @@ typedef struct {
     af_clock_fn clock;        /* default af_clock_realtime_ms */
     void *clock_arg;
     /* Redis backend */
-    const char *redis_host;          /* default "127.0.0.1"; a path starting with '/' = Unix socket */
-    int redis_port;                  /* default 6379 */
-    const char *redis_prefix;        /* key prefix (a Redis hash tag is added); default "attfresh" */
+    const char *redis_host;   /* default "127.0.0.1"; a path starting with '/' = Unix socket */
+    int redis_port;           /* default 6379 */
+    const char *redis_prefix; /* key prefix (a Redis hash tag is added); default "attfresh" */
     const char *redis_password_file; /* optional: AUTH password, first line of this file */
     int redis_timeout_ms;            /* connect and command timeout; default 500 */
     int redis_max_connections;       /* pool size (one connection per concurrent call); default 8 */
@@ -60,27 +66,28 @@ typedef struct {
 /* Fills cfg with the defaults above. */
 void af_nonce_store_config_init(AF_NONCE_STORE_CONFIG *cfg);
 
-/* A new store (cfg NULL = defaults). The memory backend allocates its tables here; the Redis backend
- * connects once to fail early with AF_R_RA_STORE when Redis is unreachable. */
+/* A new store (cfg NULL = defaults). The memory backend allocates its tables here; the Redis
+ * backend connects once to fail early with AF_R_RA_STORE when Redis is unreachable. */
 AF_NONCE_STORE *af_nonce_store_new(const AF_NONCE_STORE_CONFIG *cfg);
 void af_nonce_store_free(AF_NONCE_STORE *s);
 
 /* Records a freshly drawn nonce (AF_NONCE_LEN_MIN..AF_NONCE_LEN_MAX of nonce.h: 8..64 bytes) bound
- * to a transaction/session (binding, 1..1024 bytes: CMP transactionID, CMC transactionId, EST cookie
- * value or TLS session id) for a requester (client address or certificate, 1..1024 bytes), valid
- * for ttl_s seconds (1..31536000). On success *expires_at_ms (optional) is the absolute expiry.
- * Fails with AF_NONCE_FULL when a cap is reached, AF_NONCE_REUSED when the nonce was already issued
- * (an RNG failure: never reissue). */
-AF_NONCE_RESULT af_nonce_store_issue(AF_NONCE_STORE *s, const unsigned char *nonce, size_t nonce_len,
-                                     const unsigned char *binding, size_t binding_len,
-                                     const unsigned char *requester, size_t requester_len,
-                                     uint32_t ttl_s, uint64_t *expires_at_ms);
+ * to a transaction/session (binding, 1..1024 bytes: CMP transactionID, CMC transactionId, EST
+ * cookie value or TLS session id) for a requester (client address or certificate, 1..1024 bytes),
+ * valid for ttl_s seconds (1..31536000). On success *expires_at_ms (optional) is the absolute
+ * expiry. Fails with AF_NONCE_FULL when a cap is reached, AF_NONCE_REUSED when the nonce was
+ * already issued (an RNG failure: never reissue). */
+AF_NONCE_RESULT af_nonce_store_issue(AF_NONCE_STORE *s, const unsigned char *nonce,
+                                     size_t nonce_len, const unsigned char *binding,
+                                     size_t binding_len, const unsigned char *requester,
+                                     size_t requester_len, uint32_t ttl_s, uint64_t *expires_at_ms);
 
 /* Accepts the nonce once: the first call with the right binding before expiry returns AF_NONCE_OK
  * and marks it used, atomically across threads (and, with Redis, across RA nodes). A wrong binding
  * does not use the nonce up, so a third party that saw it cannot burn it. */
-AF_NONCE_RESULT af_nonce_store_consume(AF_NONCE_STORE *s, const unsigned char *nonce, size_t nonce_len,
-                                       const unsigned char *binding, size_t binding_len);
+AF_NONCE_RESULT af_nonce_store_consume(AF_NONCE_STORE *s, const unsigned char *nonce,
+                                       size_t nonce_len, const unsigned char *binding,
+                                       size_t binding_len);
 
 /* Drops expired state. Every issue/consume already does a little of this; call it from a timer to
  * bound how long expired entries linger. max_work bounds the work (memory: table slots examined;
@@ -88,11 +95,11 @@ AF_NONCE_RESULT af_nonce_store_consume(AF_NONCE_STORE *s, const unsigned char *n
 long af_nonce_store_sweep(AF_NONCE_STORE *s, size_t max_work);
 
 typedef struct {
-    size_t outstanding;   /* issued, not used, not known to be expired */
-    size_t remembered;    /* used or expired, kept to answer replays precisely */
-    size_t requesters;    /* requesters with outstanding nonces (memory backend) */
-    size_t capacity;      /* memory: table slots */
-    size_t table_bytes;   /* memory: bytes allocated for all tables */
+    size_t outstanding; /* issued, not used, not known to be expired */
+    size_t remembered;  /* used or expired, kept to answer replays precisely */
+    size_t requesters;  /* requesters with outstanding nonces (memory backend) */
+    size_t capacity;    /* memory: table slots */
+    size_t table_bytes; /* memory: bytes allocated for all tables */
 } AF_NONCE_STORE_STATS;
 
 /* Current counters (Redis: outstanding from the shared index, others 0). Returns 1/0. */

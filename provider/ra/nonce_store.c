@@ -95,10 +95,11 @@ AF_NONCE_STORE *af_nonce_store_new(const AF_NONCE_STORE_CONFIG *cfg)
         af_nonce_store_config_init(&def);
         cfg = &def;
     }
-    if (cfg->max_total == 0 || cfg->max_total > 0x3fffffff || cfg->max_per_requester == 0
-        || cfg->max_requesters > 0x3fffffff) {
-        AF_ERR(AF_R_INVALID_ARGUMENT,
-               "nonce store caps: max_total and max_requesters 1..1073741823, max_per_requester >= 1");
+    if (cfg->max_total == 0 || cfg->max_total > 0x3fffffff || cfg->max_per_requester == 0 ||
+        cfg->max_requesters > 0x3fffffff) {
+        AF_ERR(
+            AF_R_INVALID_ARGUMENT,
+            "nonce store caps: max_total and max_requesters 1..1073741823, max_per_requester >= 1");
         return NULL;
     }
     if (cfg->backend != AF_NONCE_STORE_MEMORY && cfg->backend != AF_NONCE_STORE_REDIS) {
@@ -127,8 +128,9 @@ AF_NONCE_STORE *af_nonce_store_new(const AF_NONCE_STORE_CONFIG *cfg)
         s->cfg.redis_timeout_ms = 500;
     if (s->cfg.redis_max_connections <= 0)
         s->cfg.redis_max_connections = 8;
-    if (!dup_str(&s->redis_host, s->cfg.redis_host) || !dup_str(&s->redis_prefix, s->cfg.redis_prefix)
-        || !dup_str(&s->redis_password_file, s->cfg.redis_password_file))
+    if (!dup_str(&s->redis_host, s->cfg.redis_host) ||
+        !dup_str(&s->redis_prefix, s->cfg.redis_prefix) ||
+        !dup_str(&s->redis_password_file, s->cfg.redis_password_file))
         goto err;
     s->cfg.redis_host = s->redis_host;
     s->cfg.redis_prefix = s->redis_prefix;
@@ -193,7 +195,8 @@ static AF_NONCE_RESULT outcome(const AF_NONCE_STORE *s, AF_NS_OUTCOME o)
     case AF_NS_OK:
         return AF_NONCE_OK;
     case AF_NS_UNKNOWN:
-        AF_ERR(AF_R_RA_UNKNOWN_NONCE, "no record of it (never issued here, or dropped after expiry)");
+        AF_ERR(AF_R_RA_UNKNOWN_NONCE,
+               "no record of it (never issued here, or dropped after expiry)");
         return AF_NONCE_UNKNOWN;
     case AF_NS_EXPIRED:
         AF_ERR(AF_R_RA_EXPIRED, "its validity period is over; ask for a new nonce");
@@ -224,10 +227,10 @@ static AF_NONCE_RESULT outcome(const AF_NONCE_STORE *s, AF_NS_OUTCOME o)
     return AF_NONCE_ERROR;
 }
 
-AF_NONCE_RESULT af_nonce_store_issue(AF_NONCE_STORE *s, const unsigned char *nonce, size_t nonce_len,
-                                     const unsigned char *binding, size_t binding_len,
-                                     const unsigned char *requester, size_t requester_len,
-                                     uint32_t ttl_s, uint64_t *expires_at_ms)
+AF_NONCE_RESULT af_nonce_store_issue(AF_NONCE_STORE *s, const unsigned char *nonce,
+                                     size_t nonce_len, const unsigned char *binding,
+                                     size_t binding_len, const unsigned char *requester,
+                                     size_t requester_len, uint32_t ttl_s, uint64_t *expires_at_ms)
 {
     uint64_t now_ms, expiry_s;
     AF_NS_OUTCOME o;
@@ -236,8 +239,8 @@ AF_NONCE_RESULT af_nonce_store_issue(AF_NONCE_STORE *s, const unsigned char *non
         AF_ERR(AF_R_INVALID_ARGUMENT, "no nonce store");
         return AF_NONCE_ERROR;
     }
-    if (!check_nonce(nonce, nonce_len) || !check_id("binding", binding, binding_len)
-        || !check_id("requester id", requester, requester_len))
+    if (!check_nonce(nonce, nonce_len) || !check_id("binding", binding, binding_len) ||
+        !check_id("requester id", requester, requester_len))
         return AF_NONCE_ERROR;
     if (ttl_s == 0 || ttl_s > AF_NS_MAX_TTL_S) {
         AF_ERR(AF_R_INVALID_ARGUMENT, "nonce lifetime must be 1..%u s, got %u", AF_NS_MAX_TTL_S,
@@ -254,8 +257,9 @@ AF_NONCE_RESULT af_nonce_store_issue(AF_NONCE_STORE *s, const unsigned char *non
     return outcome(s, o);
 }
 
-AF_NONCE_RESULT af_nonce_store_consume(AF_NONCE_STORE *s, const unsigned char *nonce, size_t nonce_len,
-                                       const unsigned char *binding, size_t binding_len)
+AF_NONCE_RESULT af_nonce_store_consume(AF_NONCE_STORE *s, const unsigned char *nonce,
+                                       size_t nonce_len, const unsigned char *binding,
+                                       size_t binding_len)
 {
     if (s == NULL) {
         AF_ERR(AF_R_INVALID_ARGUMENT, "no nonce store");

@@ -27,9 +27,9 @@
 #define NONE ((size_t)-1)
 
 typedef struct {
-    uint64_t k0, k1;   /* SipHash-128 of the nonce (k0 also picks the home slot) */
-    uint64_t bind;     /* SipHash of the binding, 64 bits: a wrong guess passes with 2^-64 */
-    uint32_t expiry;   /* seconds since the epoch; valid while now < expiry */
+    uint64_t k0, k1; /* SipHash-128 of the nonce (k0 also picks the home slot) */
+    uint64_t bind;   /* SipHash of the binding, 64 bits: a wrong guess passes with 2^-64 */
+    uint32_t expiry; /* seconds since the epoch; valid while now < expiry */
     uint32_t meta;
 } ns_slot;
 
@@ -101,9 +101,9 @@ void *af_ns_mem_new(const AF_NONCE_STORE_CONFIG *cfg)
         AF_ERR(AF_R_MALLOC, "nonce store tables for %zu nonces", cfg->max_total);
         goto err;
     }
-    if (RAND_bytes(m->key_nonce, sizeof(m->key_nonce)) != 1
-        || RAND_bytes(m->key_bind, sizeof(m->key_bind)) != 1
-        || RAND_bytes(m->key_req, sizeof(m->key_req)) != 1) {
+    if (RAND_bytes(m->key_nonce, sizeof(m->key_nonce)) != 1 ||
+        RAND_bytes(m->key_bind, sizeof(m->key_bind)) != 1 ||
+        RAND_bytes(m->key_req, sizeof(m->key_req)) != 1) {
         AF_ERR(AF_R_CRYPTO, "no random bytes for the nonce store's hash keys");
         goto err;
     }
@@ -431,8 +431,8 @@ static int mem_stats(void *be, AF_NONCE_STORE_STATS *st, uint64_t now)
     st->remembered = m->n_rem;
     st->requesters = m->rq_n;
     st->capacity = m->cap;
-    st->table_bytes = m->cap * sizeof(ns_slot) + (size_t)m->rq_max * sizeof(rq_rec)
-                      + (m->rq_mask + 1) * sizeof(uint32_t);
+    st->table_bytes = m->cap * sizeof(ns_slot) + (size_t)m->rq_max * sizeof(rq_rec) +
+                      (m->rq_mask + 1) * sizeof(uint32_t);
     pthread_mutex_unlock(&m->mu);
     return 1;
 }

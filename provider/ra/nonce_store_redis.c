@@ -1,6 +1,7 @@
 /* nonce_store_redis.c - the nonce store kept in Redis, so several RA nodes share it: one key per
- * nonce (SHA-256 of the nonce, never the nonce itself) with a TTL, two sorted sets indexed by expiry
- * for the total and per-requester caps, and Lua scripts that make issue and consume atomic. */
+ * nonce (SHA-256 of the nonce, never the nonce itself) with a TTL, two sorted sets indexed by
+ * expiry for the total and per-requester caps, and Lua scripts that make issue and consume atomic.
+ */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +24,8 @@ static const char issue_lua[] =
     "if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[7]) then return 6 end\n"
     "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)\n"
     "if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[8]) then return 7 end\n"
-    "redis.call('SET', KEYS[1], 'L|' .. ARGV[5] .. '|' .. ARGV[2] .. '|' .. ARGV[3], 'EX', ARGV[6])\n"
+    "redis.call('SET', KEYS[1], 'L|' .. ARGV[5] .. '|' .. ARGV[2] .. '|' .. ARGV[3], 'EX', "
+    "ARGV[6])\n"
     "redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])\n"
     "redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])\n"
     "if redis.call('TTL', KEYS[2]) < tonumber(ARGV[6]) then\n"
@@ -212,7 +214,8 @@ static redisContext *conn_get(ns_redis *r)
     return c;
 }
 
-/* Returns a connection; one that saw an I/O or protocol error is closed (a later call reconnects). */
+/* Returns a connection; one that saw an I/O or protocol error is closed (a later call reconnects).
+ */
 static void conn_put(ns_redis *r, redisContext *c)
 {
     pthread_mutex_lock(&r->mu);
@@ -382,9 +385,9 @@ static AF_NS_OUTCOME redis_issue(void *be, const unsigned char *nonce, size_t no
     long long res = 0;
     redisContext *c;
 
-    if (!hash_hex(r, "attfresh nonce", nonce, nonce_len, nh)
-        || !hash_hex(r, "attfresh binding", binding, binding_len, bh)
-        || !hash_hex(r, "attfresh requester", requester, requester_len, rh))
+    if (!hash_hex(r, "attfresh nonce", nonce, nonce_len, nh) ||
+        !hash_hex(r, "attfresh binding", binding, binding_len, bh) ||
+        !hash_hex(r, "attfresh requester", requester, requester_len, rh))
         return AF_NS_ERROR;
     snprintf(knonce, sizeof(knonce), "%sn:%s", r->kp, nh);
     snprintf(kreq, sizeof(kreq), "%sr:%s", r->kp, rh);
@@ -436,8 +439,8 @@ static AF_NS_OUTCOME redis_consume(void *be, const unsigned char *nonce, size_t 
     long long res = 0;
     redisContext *c;
 
-    if (!hash_hex(r, "attfresh nonce", nonce, nonce_len, nh)
-        || !hash_hex(r, "attfresh binding", binding, binding_len, bh))
+    if (!hash_hex(r, "attfresh nonce", nonce, nonce_len, nh) ||
+        !hash_hex(r, "attfresh binding", binding, binding_len, bh))
         return AF_NS_ERROR;
     snprintf(knonce, sizeof(knonce), "%sn:%s", r->kp, nh);
     snprintf(kall, sizeof(kall), "%sall", r->kp);

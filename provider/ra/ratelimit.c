@@ -1,6 +1,6 @@
 /* ratelimit.c - per-client token buckets for the RA, in a fixed table: a client id hashes to a
- * window of WINDOW slots; a newcomer takes a free slot there, else the slot of an idle client (whose
- * bucket has refilled: forgetting it changes nothing), else the least recently seen one. */
+ * window of WINDOW slots; a newcomer takes a free slot there, else the slot of an idle client
+ * (whose bucket has refilled: forgetting it changes nothing), else the least recently seen one. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +50,8 @@ AF_RATELIMIT *af_ratelimit_new(const AF_RATELIMIT_CONFIG *cfg)
         af_ratelimit_config_init(&def);
         cfg = &def;
     }
-    if (!(cfg->rate_per_s > 0) || !(cfg->burst >= 1) || cfg->max_clients == 0
-        || cfg->max_clients > ((size_t)1 << 30)) {
+    if (!(cfg->rate_per_s > 0) || !(cfg->burst >= 1) || cfg->max_clients == 0 ||
+        cfg->max_clients > ((size_t)1 << 30)) {
         AF_ERR(AF_R_INVALID_ARGUMENT,
                "rate limit: rate_per_s > 0, burst >= 1, max_clients 1..1073741824");
         return NULL;
@@ -139,7 +139,8 @@ int af_ratelimit_allow(AF_RATELIMIT *rl, const unsigned char *client, size_t cli
             rl_slot *c = &rl->slots[j];
             int rank = c->h == 0 ? 2 : refilled(rl, c, now) >= rl->burst ? 1 : 0;
 
-            if (rank > best || (rank == best && rank == 0 && c->last_ms < rl->slots[victim].last_ms)) {
+            if (rank > best ||
+                (rank == best && rank == 0 && c->last_ms < rl->slots[victim].last_ms)) {
                 best = rank;
                 victim = j;
             }

@@ -88,7 +88,8 @@ static void case_unknown(void)
     ra_nonce(n, sizeof(n));
     memcpy(other, n, sizeof(n));
     other[15] ^= 1;
-    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n, sizeof(n), TX("tx"), TX("req"), 60, NULL), AF_NONCE_OK);
+    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n, sizeof(n), TX("tx"), TX("req"), 60, NULL),
+                    AF_NONCE_OK);
     CU_ASSERT_EQUAL(af_nonce_store_consume(s, other, sizeof(other), TX("tx")), AF_NONCE_UNKNOWN);
     ra_expect_reason(AF_R_RA_UNKNOWN_NONCE);
     /* Same bytes, shorter: a different nonce. */
@@ -108,8 +109,10 @@ static void case_wrong_transaction(void)
     s = ra_make_store(&cfg);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     ra_nonce(n, sizeof(n));
-    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n, sizeof(n), TX("tx-A"), TX("req"), 60, NULL), AF_NONCE_OK);
-    CU_ASSERT_EQUAL(af_nonce_store_consume(s, n, sizeof(n), TX("tx-B")), AF_NONCE_WRONG_TRANSACTION);
+    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n, sizeof(n), TX("tx-A"), TX("req"), 60, NULL),
+                    AF_NONCE_OK);
+    CU_ASSERT_EQUAL(af_nonce_store_consume(s, n, sizeof(n), TX("tx-B")),
+                    AF_NONCE_WRONG_TRANSACTION);
     ra_expect_reason(AF_R_RA_WRONG_TRANSACTION);
     /* The wrong attempt did not burn it. */
     CU_ASSERT_EQUAL(af_nonce_store_consume(s, n, sizeof(n), TX("tx-A")), AF_NONCE_OK);
@@ -128,8 +131,10 @@ static void case_expired(void)
     ra_nonce(a, sizeof(a));
     ra_nonce(b, sizeof(b));
     ra_fake_ms = (ra_fake_ms / 1000 + 1) * 1000; /* on a second boundary */
-    CU_ASSERT_EQUAL(af_nonce_store_issue(s, a, sizeof(a), TX("tx"), TX("req"), 10, NULL), AF_NONCE_OK);
-    CU_ASSERT_EQUAL(af_nonce_store_issue(s, b, sizeof(b), TX("tx"), TX("req"), 10, NULL), AF_NONCE_OK);
+    CU_ASSERT_EQUAL(af_nonce_store_issue(s, a, sizeof(a), TX("tx"), TX("req"), 10, NULL),
+                    AF_NONCE_OK);
+    CU_ASSERT_EQUAL(af_nonce_store_issue(s, b, sizeof(b), TX("tx"), TX("req"), 10, NULL),
+                    AF_NONCE_OK);
     ra_fake_ms += 9999; /* last moment of validity */
     CU_ASSERT_EQUAL(af_nonce_store_consume(s, a, sizeof(a), TX("tx")), AF_NONCE_OK);
     ra_fake_ms += 1;
@@ -153,7 +158,8 @@ static void case_duplicate_issue(void)
     s = ra_make_store(&cfg);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     ra_nonce(n, sizeof(n));
-    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n, sizeof(n), TX("tx"), TX("req"), 60, NULL), AF_NONCE_OK);
+    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n, sizeof(n), TX("tx"), TX("req"), 60, NULL),
+                    AF_NONCE_OK);
     CU_ASSERT_EQUAL(af_nonce_store_issue(s, n, sizeof(n), TX("tx2"), TX("req2"), 60, NULL),
                     AF_NONCE_REUSED);
     ra_expect_reason(AF_R_RA_REUSED);
@@ -211,13 +217,16 @@ static void case_total_cap(void)
     ra_expect_reason(AF_R_RA_FULL);
     /* Using one frees its place. */
     CU_ASSERT_EQUAL(af_nonce_store_consume(s, n[0], 16, TX("tx")), AF_NONCE_OK);
-    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n[5], 16, TX("tx"), TX("req-5"), 60, NULL), AF_NONCE_OK);
+    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n[5], 16, TX("tx"), TX("req-5"), 60, NULL),
+                    AF_NONCE_OK);
     /* Expiry frees every place, promptly, without a sweep call. */
     ra_nonce(n[0], 16);
-    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n[0], 16, TX("tx"), TX("req-x"), 60, NULL), AF_NONCE_FULL);
+    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n[0], 16, TX("tx"), TX("req-x"), 60, NULL),
+                    AF_NONCE_FULL);
     ra_expect_reason(AF_R_RA_FULL);
     ra_fake_ms += 62000;
-    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n[0], 16, TX("tx"), TX("req-x"), 60, NULL), AF_NONCE_OK);
+    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n[0], 16, TX("tx"), TX("req-x"), 60, NULL),
+                    AF_NONCE_OK);
     af_nonce_store_free(s);
 }
 
@@ -233,13 +242,17 @@ static void case_requester_cap(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     for (i = 0; i < 4; i++)
         ra_nonce(n[i], 16);
-    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n[0], 16, TX("tx0"), TX("alice"), 60, NULL), AF_NONCE_OK);
-    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n[1], 16, TX("tx1"), TX("alice"), 60, NULL), AF_NONCE_OK);
-    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n[2], 16, TX("tx2"), TX("alice"), 60, NULL), AF_NONCE_FULL);
+    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n[0], 16, TX("tx0"), TX("alice"), 60, NULL),
+                    AF_NONCE_OK);
+    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n[1], 16, TX("tx1"), TX("alice"), 60, NULL),
+                    AF_NONCE_OK);
+    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n[2], 16, TX("tx2"), TX("alice"), 60, NULL),
+                    AF_NONCE_FULL);
     ra_expect_reason(AF_R_RA_FULL);
     CU_ASSERT_EQUAL(af_nonce_store_issue(s, n[3], 16, TX("tx3"), TX("bob"), 60, NULL), AF_NONCE_OK);
     CU_ASSERT_EQUAL(af_nonce_store_consume(s, n[1], 16, TX("tx1")), AF_NONCE_OK);
-    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n[2], 16, TX("tx2"), TX("alice"), 60, NULL), AF_NONCE_OK);
+    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n[2], 16, TX("tx2"), TX("alice"), 60, NULL),
+                    AF_NONCE_OK);
     af_nonce_store_free(s);
 }
 
@@ -258,9 +271,9 @@ static void case_sweep(void)
     for (i = 0; i < 200; i++) {
         ra_nonce(n, sizeof(n));
         snprintf(tx, sizeof(tx), "tx-%d", i);
-        CU_ASSERT_EQUAL(af_nonce_store_issue(s, n, sizeof(n), TX(tx), TX("req"), i < 150 ? 5 : 500,
-                                             NULL),
-                        AF_NONCE_OK);
+        CU_ASSERT_EQUAL(
+            af_nonce_store_issue(s, n, sizeof(n), TX(tx), TX("req"), i < 150 ? 5 : 500, NULL),
+            AF_NONCE_OK);
     }
     CU_ASSERT_FATAL(af_nonce_store_get_stats(s, &st) == 1);
     CU_ASSERT_EQUAL(st.outstanding, 200);
@@ -350,6 +363,9 @@ static void case_threads_one_winner(void)
         {"wrong transaction", case_wrong_transaction}, {"expired", case_expired},                  \
         {"duplicate issue", case_duplicate_issue}, {"bad arguments", case_bad_arguments},          \
         {"total cap", case_total_cap}, {"per-requester cap", case_requester_cap},                  \
-        {"sweep", case_sweep}, {"threads: one winner per nonce", case_threads_one_winner}
+        {"sweep", case_sweep},                                                                     \
+    {                                                                                              \
+        "threads: one winner per nonce", case_threads_one_winner                                   \
+    }
 
 #endif

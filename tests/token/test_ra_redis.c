@@ -87,17 +87,21 @@ static void test_two_nodes_share_state(void)
     for (i = 0; i < 3; i++)
         ra_nonce(n[i], 32);
     /* Issued by node A, checked by node B, replayed at A. */
-    CU_ASSERT_EQUAL(af_nonce_store_issue(a, n[0], 32, TX("tx"), TX("dev-1"), 60, NULL), AF_NONCE_OK);
+    CU_ASSERT_EQUAL(af_nonce_store_issue(a, n[0], 32, TX("tx"), TX("dev-1"), 60, NULL),
+                    AF_NONCE_OK);
     CU_ASSERT_EQUAL(af_nonce_store_consume(b, n[0], 32, TX("other")), AF_NONCE_WRONG_TRANSACTION);
     ra_expect_reason(AF_R_RA_WRONG_TRANSACTION);
     CU_ASSERT_EQUAL(af_nonce_store_consume(b, n[0], 32, TX("tx")), AF_NONCE_OK);
     CU_ASSERT_EQUAL(af_nonce_store_consume(a, n[0], 32, TX("tx")), AF_NONCE_REUSED);
     ra_expect_reason(AF_R_RA_REUSED);
     /* The per-requester cap counts across nodes. */
-    CU_ASSERT_EQUAL(af_nonce_store_issue(a, n[1], 32, TX("tx1"), TX("dev-2"), 60, NULL), AF_NONCE_OK);
-    CU_ASSERT_EQUAL(af_nonce_store_issue(b, n[2], 32, TX("tx2"), TX("dev-2"), 60, NULL), AF_NONCE_OK);
+    CU_ASSERT_EQUAL(af_nonce_store_issue(a, n[1], 32, TX("tx1"), TX("dev-2"), 60, NULL),
+                    AF_NONCE_OK);
+    CU_ASSERT_EQUAL(af_nonce_store_issue(b, n[2], 32, TX("tx2"), TX("dev-2"), 60, NULL),
+                    AF_NONCE_OK);
     ra_nonce(n[0], 32);
-    CU_ASSERT_EQUAL(af_nonce_store_issue(a, n[0], 32, TX("tx3"), TX("dev-2"), 60, NULL), AF_NONCE_FULL);
+    CU_ASSERT_EQUAL(af_nonce_store_issue(a, n[0], 32, TX("tx3"), TX("dev-2"), 60, NULL),
+                    AF_NONCE_FULL);
     ra_expect_reason(AF_R_RA_FULL);
     /* A nonce issued at one node is never issued again at another. */
     CU_ASSERT_EQUAL(af_nonce_store_issue(b, n[1], 32, TX("tx1"), TX("dev-3"), 60, NULL),

@@ -206,9 +206,10 @@ static void test_random_against_model(void)
             e->expiry_s = (ra_fake_ms + 999) / 1000 + ttl;
             snprintf(rq, sizeof(rq), "r%d", e->req);
             snprintf(tx, sizeof(tx), "t%d", e->tx);
-            want = model_live(m, n, now, -1) >= M_TOTAL || model_live(m, n, now, e->req) >= M_PER_REQ
-                       ? AF_NONCE_FULL
-                       : AF_NONCE_OK;
+            want =
+                model_live(m, n, now, -1) >= M_TOTAL || model_live(m, n, now, e->req) >= M_PER_REQ
+                    ? AF_NONCE_FULL
+                    : AF_NONCE_OK;
             got = af_nonce_store_issue(s, e->nonce, 8, TX(tx), TX(rq), ttl, NULL);
             if (got != want)
                 mismatches++;
@@ -223,12 +224,11 @@ static void test_random_against_model(void)
             got = af_nonce_store_consume(s, e->nonce, 8, TX(tx));
             if (e->used) {
                 /* Remembered until expiry + window, then (or if evicted) unknown. */
-                if (!(got == AF_NONCE_REUSED
-                      || (got == AF_NONCE_UNKNOWN && now >= e->expiry_s)))
+                if (!(got == AF_NONCE_REUSED || (got == AF_NONCE_UNKNOWN && now >= e->expiry_s)))
                     mismatches++;
             } else if (now >= e->expiry_s) {
-                if (!(got == AF_NONCE_EXPIRED
-                      || (got == AF_NONCE_UNKNOWN && now >= e->expiry_s + M_REMEMBER)))
+                if (!(got == AF_NONCE_EXPIRED ||
+                      (got == AF_NONCE_UNKNOWN && now >= e->expiry_s + M_REMEMBER)))
                     mismatches++;
             } else if (wrong) {
                 if (got != AF_NONCE_WRONG_TRANSACTION)
