@@ -175,8 +175,7 @@ int af_cmd_ak(int argc, char **argv)
             help(stdout);
             return AF_EXIT_OK;
         }
-        help(stderr);
-        return af_app_usage("ak: expected 'ak init'");
+        return af_app_usage("ak: expected 'ak init' (see attfresh ak --help)");
     }
     for (i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -202,7 +201,6 @@ int af_cmd_ak(int argc, char **argv)
         } else if (strcmp(a, "--out") == 0) {
             val = &out;
         } else {
-            help(stderr);
             return af_app_usage("ak init: unknown option '%s'", a);
         }
         if (++i == argc)
@@ -210,7 +208,6 @@ int af_cmd_ak(int argc, char **argv)
         *val = argv[i];
     }
     if (token == NULL || label == NULL) {
-        help(stderr);
         return af_app_usage("ak init: --token and --label are required");
     }
     if ((ca_cert == NULL) != (ca_key == NULL))

@@ -24,8 +24,8 @@ static void help(FILE *out)
           "  --ak URI        the Attestation Key (pkcs11: URI or key file)\n"
           "  --ak-cert FILE  the AK certificate (goes into sid.certificate)\n"
           "  --nonce HEX     the nonce from the RA, hex\n"
-          "  --state FILE    or read it from the RA's NonceResponse (DER/ITAV/CMC/JSON/CBOR),\n"
-          "                  a JSON {\"nonce\":...} or a hex text file\n"
+          "  --state FILE    or read it from the RA's NonceResponse (DER/ITAV/CMC/JSON/CBOR)\n"
+          "                  or a hex text file\n"
           "  --out FILE      output (default: standard output), DER unless --pem\n"
           "  --pss           RSA AK: sign with RSASSA-PSS instead of PKCS#1 v1.5\n"
           "  --digest NAME   SHA256 (default; SHA384 for P-384), SHA384, SHA512\n"
@@ -80,7 +80,6 @@ int af_cmd_attest(int argc, char **argv)
         } else if (strcmp(a, "--digest") == 0) {
             val = &digest;
         } else {
-            help(stderr);
             return af_app_usage("attest: unknown option '%s'", a);
         }
         if (val != NULL) {
@@ -90,7 +89,6 @@ int af_cmd_attest(int argc, char **argv)
         }
     }
     if (nkeys == 0 || ak_uri == NULL || ak_cert_path == NULL) {
-        help(stderr);
         return af_app_usage("attest: --key, --ak and --ak-cert are required");
     }
     if ((hex == NULL) == (state == NULL))

@@ -151,7 +151,6 @@ int af_cmd_csr(int argc, char **argv)
         } else if (strcmp(a, "--out") == 0) {
             val = &out;
         } else {
-            help(stderr);
             return af_app_usage("csr: unknown option '%s'", a);
         }
         if (val != NULL) {
@@ -161,7 +160,6 @@ int af_cmd_csr(int argc, char **argv)
         }
     }
     if (key_uri == NULL || subj == NULL || out == NULL) {
-        help(stderr);
         return af_app_usage("csr: --key, --subj and --out are required");
     }
     if ((evfile != NULL) == attest)

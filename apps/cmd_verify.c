@@ -65,7 +65,6 @@ int af_cmd_verify(int argc, char **argv)
         } else if (strcmp(a, "--policy") == 0) {
             val = &policy;
         } else {
-            help(stderr);
             return af_app_usage("verify: unknown option '%s'", a);
         }
         if (val != NULL) {
@@ -75,7 +74,6 @@ int af_cmd_verify(int argc, char **argv)
         }
     }
     if (csr == NULL || trust == NULL) {
-        help(stderr);
         return af_app_usage("verify: --csr and --trust are required");
     }
     if (hex != NULL && state != NULL)

@@ -263,8 +263,9 @@ int af_csr_verify(AF_VERIFY *v, X509_REQ *req, AF_CHECKS *out);
 int af_crmf_verify(AF_VERIFY *v, const OSSL_CRMF_MSG *msg, AF_CHECKS *out);
 
 /* ==== The nonce to attest ================================================================== */
-/* The nonce kept from the RA's answer (what `--state FILE` reads): a NonceResponse in any profile
- * and encoding (first item), a JSON object {"nonce": hex or base64url}, or hex text. New buffer
+/* The nonce kept from the RA's answer (what `--state FILE` reads): the transaction state JSON of
+ * `attfresh nonce get --state` (proto.h), a NonceResponse in any profile and encoding (its first
+ * item, decoded leniently), or hex text. New buffer
  * (OPENSSL_free) or 0 with an error. */
 int af_nonce_from_state(const unsigned char *data, size_t len, unsigned char **nonce,
                         size_t *nonce_len);

@@ -1,19 +1,22 @@
 /* ev_state.c - the nonce an attester must put into its Evidence, read from what the requester
- * kept of the RA's answer: a NonceResponse in any encoding and profile attfresh speaks (DER, ITAV,
- * CMC, JSON, CBOR), a JSON object {"nonce": "<hex or base64url>"}, or plain hex text. */
+ * kept of the RA's answer: the transaction state file of `attfresh nonce get --state` (proto.h),
+ * a NonceResponse in any encoding and profile attfresh speaks (DER, ITAV, CMC, JSON, CBOR), or
+ * plain hex text. */
 #include <ctype.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include "attfresh/err.h"
 #include "attfresh/nonce.h"
+#include "attfresh/proto.h"
 #include "evidence/ev_local.h"
 
 #define MAX_STATE (64 * 1024)
+
+static unsigned char *first_nonce(const AF_NONCE_RESP *resp, size_t *out_len);
 
 static unsigned char *from_hex(const char *txt, size_t len, size_t *out_len)
 {
@@ -39,68 +42,6 @@ static unsigned char *from_hex(const char *txt, size_t len, size_t *out_len)
     return buf;
 }
 
-static int b64url_val(int c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-' || c == '+')
-        return 62;
-    if (c == '_' || c == '/')
-        return 63;
-    return -1;
-}
-
-/* base64 or base64url, padding optional. */
-static unsigned char *from_b64(const char *s, size_t *out_len)
-{
-    size_t len = strlen(s), i, o = 0;
-    unsigned char *buf;
-    unsigned int acc = 0;
-    int bits = 0;
-
-    while (len > 0 && s[len - 1] == '=')
-        len--;
-    if ((buf = OPENSSL_malloc(len * 3 / 4 + 1)) == NULL)
-        return NULL;
-    for (i = 0; i < len; i++) {
-        int v = b64url_val((unsigned char)s[i]);
-
-        if (v < 0) {
-            OPENSSL_free(buf);
-            return NULL;
-        }
-        acc = (acc << 6) | (unsigned int)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    *out_len = o;
-    return buf;
-}
-
-static unsigned char *from_json(const unsigned char *data, size_t len, size_t *out_len)
-{
-    json_error_t jerr;
-    json_t *root = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
-    const char *s;
-    unsigned char *buf = NULL;
-
-    if (root == NULL)
-        return NULL;
-    if (json_is_object(root) && (s = json_string_value(json_object_get(root, "nonce"))) != NULL) {
-        if ((buf = from_hex(s, strlen(s), out_len)) == NULL)
-            buf = from_b64(s, out_len);
-    }
-    json_decref(root);
-    return buf;
-}
-
 /* The first nonce of a NonceResponse in any profile and encoding. */
 static unsigned char *from_response(const unsigned char *data, size_t len, size_t *out_len)
 {
@@ -122,22 +63,46 @@ static unsigned char *from_response(const unsigned char *data, size_t len, size_
         af_nonce_codec_set_lenient(codec, 1);
         for (f = 0; buf == NULL && f < sizeof(fmts) / sizeof(fmts[0]); f++) {
             AF_NONCE_RESP *resp = NULL;
-            const unsigned char *n = NULL;
-            size_t nlen = 0;
 
             ERR_set_mark();
-            if (af_nonce_resp_decode(&resp, prof, fmts[f], codec, data, len)
-                && af_nonce_resp_get_count(resp) > 0) {
-                af_nonce_resp_item_get0_nonce(af_nonce_resp_get0_item(resp, 0), &n, &nlen);
-                if (n != NULL && nlen > 0 && (buf = OPENSSL_memdup(n, nlen)) != NULL)
-                    *out_len = nlen;
-            }
+            if (af_nonce_resp_decode(&resp, prof, fmts[f], codec, data, len))
+                buf = first_nonce(resp, out_len);
             ERR_pop_to_mark();
             af_nonce_resp_free(resp);
         }
         af_nonce_profile_free(prof);
         af_nonce_codec_free(codec);
     }
+    return buf;
+}
+
+static unsigned char *first_nonce(const AF_NONCE_RESP *resp, size_t *out_len)
+{
+    const unsigned char *n = NULL;
+    size_t nlen = 0;
+    unsigned char *buf = NULL;
+
+    if (resp == NULL || af_nonce_resp_get_count(resp) == 0)
+        return NULL;
+    af_nonce_resp_item_get0_nonce(af_nonce_resp_get0_item(resp, 0), &n, &nlen);
+    if (n != NULL && nlen > 0 && (buf = OPENSSL_memdup(n, nlen)) != NULL)
+        *out_len = nlen;
+    return buf;
+}
+
+/* The transaction state JSON of a nonce exchange. */
+static unsigned char *from_proto_state(const unsigned char *data, size_t len, size_t *out_len)
+{
+    AF_PROTO_STATE *st;
+    unsigned char *buf;
+
+    if (len == 0 || data[0] != '{')
+        return NULL;
+    ERR_set_mark();
+    st = af_proto_state_from_json((const char *)data, len);
+    ERR_pop_to_mark();
+    buf = st != NULL ? first_nonce(af_proto_state_get0_response(st), out_len) : NULL;
+    af_proto_state_free(st);
     return buf;
 }
 
@@ -155,12 +120,12 @@ int af_nonce_from_state(const unsigned char *data, size_t len, unsigned char **n
         AF_ERR(AF_R_TOO_LARGE, "nonce state of %zu bytes", len);
         return 0;
     }
-    if ((buf = from_response(data, len, nonce_len)) == NULL
-        && (buf = from_json(data, len, nonce_len)) == NULL
+    if ((buf = from_proto_state(data, len, nonce_len)) == NULL
+        && (buf = from_response(data, len, nonce_len)) == NULL
         && (memchr(data, '\0', len) != NULL
             || (buf = from_hex((const char *)data, len, nonce_len)) == NULL)) {
-        AF_ERR(AF_R_INVALID_ARGUMENT, "no nonce found: expected a NonceResponse (DER, ITAV, CMC, "
-                                      "JSON or CBOR), {\"nonce\": ...} or hex text");
+        AF_ERR(AF_R_INVALID_ARGUMENT, "no nonce found: expected a transaction state file, a "
+                                      "NonceResponse (DER, ITAV, CMC, JSON or CBOR) or hex text");
         return 0;
     }
     if (*nonce_len == 0) {
