@@ -47,6 +47,7 @@ struct af_key_st {
     size_t pointlen;
     BIGNUM *n, *e;        /* RSA */
     EVP_PKEY *vkey;       /* software public key, built on first verification */
+    _Atomic(EVP_MD *) mds[AF_KEY_MD_SLOTS]; /* digests fetched once for this key's signatures */
 
     /* PKCS#11 facts; -1 = the token does not say */
     int sensitive, extractable, never_extractable, local;
@@ -118,6 +119,8 @@ void af_key_free(AF_KEY *key)
     BN_free(key->n);
     BN_free(key->e);
     EVP_PKEY_free(key->vkey);
+    for (int i = 0; i < AF_KEY_MD_SLOTS; i++)
+        EVP_MD_free(atomic_load(&key->mds[i]));
     OPENSSL_free(key->uri);
     CRYPTO_THREAD_lock_free(key->lock);
     OPENSSL_free(key);
@@ -472,6 +475,26 @@ int af_key_priv_handle(AF_KEY *key, CK_OBJECT_HANDLE *out)
     *out = key->priv;
     CRYPTO_THREAD_unlock(key->lock);
     return ok;
+}
+
+EVP_MD *af_key_get0_md(AF_KEY *key, int slot, const char *name)
+{
+    EVP_MD *md, *expected = NULL;
+
+    if (slot < 0 || slot >= AF_KEY_MD_SLOTS)
+        return NULL;
+    md = atomic_load(&key->mds[slot]);
+    if (md != NULL)
+        return md;
+    md = EVP_MD_fetch(af_prov_libctx(key->pc), name, NULL);
+    if (md == NULL)
+        return NULL;
+    /* Two threads may race here: the loser frees its copy and uses the winner's. */
+    if (!atomic_compare_exchange_strong(&key->mds[slot], &expected, md)) {
+        EVP_MD_free(md);
+        md = expected;
+    }
+    return md;
 }
 
 /* ---- public half as OSSL_PARAMs --------------------------------------------------------------- */

@@ -15,6 +15,11 @@ typedef struct af_key_st AF_KEY;
 
 enum af_key_type { AF_KEY_NONE = 0, AF_KEY_EC, AF_KEY_RSA, AF_KEY_ED25519 };
 
+/* Signature algorithm names of signature.c (what keymgmt's query_operation_name answers). */
+#define AF_SIG_NAME_ECDSA "ATTFRESH-ECDSA"
+#define AF_SIG_NAME_RSA "ATTFRESH-RSA"
+#define AF_SIG_NAME_ED25519 "ATTFRESH-ED25519"
+
 /* Names the keymgmt/decoder/store use for each type ("EC", "RSA", "ED25519"). */
 const char *af_key_type_name(int type);
 
@@ -45,6 +50,11 @@ const char *af_key_get0_uri(const AF_KEY *key);
 /* The private key's handle, valid in the current fork generation (looked up again, and the
  * token logged in again, after a fork). Raises and returns 0 when the key has no private half. */
 int af_key_priv_handle(AF_KEY *key, CK_OBJECT_HANDLE *out);
+
+/* The digest in slot (0..AF_KEY_MD_SLOTS-1, one per supported digest) fetched by name from the
+ * provider's libctx once per key, so signing never fetches. Borrowed; NULL if unavailable. */
+#define AF_KEY_MD_SLOTS 5
+EVP_MD *af_key_get0_md(AF_KEY *key, int slot, const char *name);
 
 /* Software copy of the public key, in the provider's libctx but from another provider (e.g.
  * default), for verification; borrowed, built on first use. NULL (error raised) if unavailable. */

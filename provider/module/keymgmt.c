@@ -487,9 +487,21 @@ end:
 
 /* ---- per-type entry points -------------------------------------------------------------------- */
 
-static const char *ec_query_name(int op) { return op == OSSL_OP_SIGNATURE ? "ECDSA" : NULL; }
-static const char *rsa_query_name(int op) { return op == OSSL_OP_SIGNATURE ? "RSA" : NULL; }
-static const char *ed_query_name(int op) { return op == OSSL_OP_SIGNATURE ? "ED25519" : NULL; }
+/* Our own signature names (signature.c): OpenSSL 3.0 fetches the operation by this name first
+ * from any provider; a name only we offer makes it pick ours at once instead of trying the
+ * default provider's ECDSA, failing to export the private key, and fetching again. */
+static const char *ec_query_name(int op)
+{
+    return op == OSSL_OP_SIGNATURE ? AF_SIG_NAME_ECDSA : NULL;
+}
+static const char *rsa_query_name(int op)
+{
+    return op == OSSL_OP_SIGNATURE ? AF_SIG_NAME_RSA : NULL;
+}
+static const char *ed_query_name(int op)
+{
+    return op == OSSL_OP_SIGNATURE ? AF_SIG_NAME_ED25519 : NULL;
+}
 
 #define AF_KM_TYPED(pfx, TYPE)                                                                     \
     static void *pfx##_new(void *provctx) { return af_key_new_public(provctx, TYPE); }             \

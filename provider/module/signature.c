@@ -121,27 +121,54 @@ err:
 
 /* ---- parameters -------------------------------------------------------------------------------- */
 
+/* The digests PKCS#11 signing here supports, with the names OpenSSL may hand us for them; the
+ * index is the key's digest cache slot. */
+static const struct {
+    int nid;
+    const char *names[3];
+} digests[AF_KEY_MD_SLOTS] = {
+    {NID_sha1, {"SHA1", "SHA-1", NULL}},
+    {NID_sha224, {"SHA2-224", "SHA224", "SHA-224"}},
+    {NID_sha256, {"SHA2-256", "SHA256", "SHA-256"}},
+    {NID_sha384, {"SHA2-384", "SHA384", "SHA-384"}},
+    {NID_sha512, {"SHA2-512", "SHA512", "SHA-512"}},
+};
+
+static int digest_slot(const char *name)
+{
+    int i, j;
+
+    for (i = 0; i < AF_KEY_MD_SLOTS; i++)
+        for (j = 0; j < 3 && digests[i].names[j] != NULL; j++)
+            if (OPENSSL_strcasecmp(name, digests[i].names[j]) == 0)
+                return i;
+    return -1;
+}
+
 static int set_md(AF_SIG_CTX *ctx, const char *name, EVP_MD **dst, int *nid_out)
 {
-    EVP_MD *md;
-    int nid;
+    EVP_MD *md = NULL;
+    int nid, slot;
 
+    if (ctx->type == AF_KEY_ED25519) {
+        af_prov_raise(ctx->pc, AF_PR_KEY_TYPE, "Ed25519 takes no digest ('%s' given)", name);
+        return 0;
+    }
     if (*dst != NULL && EVP_MD_is_a(*dst, name))
-        return 1; /* unchanged: no fetch on the signing path */
-    md = EVP_MD_fetch(af_prov_libctx(ctx->pc), name, NULL);
-    if (md == NULL) {
+        return 1; /* unchanged */
+    slot = digest_slot(name);
+    if (slot >= 0 && ctx->key != NULL && (md = af_key_get0_md(ctx->key, slot, name)) != NULL) {
+        /* the common case: a known name, the key's cached fetch */
+        EVP_MD_up_ref(md);
+    } else if ((md = EVP_MD_fetch(af_prov_libctx(ctx->pc), name, NULL)) == NULL) {
         af_prov_raise(ctx->pc, AF_PR_BAD_PARAM, "unknown digest '%s'", name);
         return 0;
     }
     nid = EVP_MD_get_type(md);
-    if (nid != NID_sha1 && nid != NID_sha224 && nid != NID_sha256 && nid != NID_sha384
-        && nid != NID_sha512) {
+    for (slot = 0; slot < AF_KEY_MD_SLOTS && digests[slot].nid != nid; slot++)
+        continue;
+    if (slot == AF_KEY_MD_SLOTS) {
         af_prov_raise(ctx->pc, AF_PR_BAD_PARAM, "digest '%s' not supported with token keys", name);
-        EVP_MD_free(md);
-        return 0;
-    }
-    if (ctx->type == AF_KEY_ED25519) {
-        af_prov_raise(ctx->pc, AF_PR_KEY_TYPE, "Ed25519 takes no digest ('%s' given)", name);
         EVP_MD_free(md);
         return 0;
     }
@@ -859,11 +886,14 @@ static const OSSL_DISPATCH ed25519_functions[] = {
     {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))ed_newctx}, AF_SIG_COMMON, AF_SIG_STREAMING,
     {0, NULL}};
 
+/* Names only we offer (see keymgmt.c's query_operation_name): never aliases of "ECDSA" etc., which
+ * would make them the same algorithm as the default provider's. */
 const OSSL_ALGORITHM af_signature_algorithms[] = {
-    {"ECDSA", "provider=" AF_PROVIDER_NAME, ecdsa_functions, "ECDSA with a PKCS#11 token key"},
-    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", "provider=" AF_PROVIDER_NAME, rsa_functions,
+    {AF_SIG_NAME_ECDSA, "provider=" AF_PROVIDER_NAME, ecdsa_functions,
+     "ECDSA with a PKCS#11 token key"},
+    {AF_SIG_NAME_RSA, "provider=" AF_PROVIDER_NAME, rsa_functions,
      "RSA PKCS#1 v1.5 and PSS with a PKCS#11 token key"},
-    {"ED25519:1.3.101.112", "provider=" AF_PROVIDER_NAME, ed25519_functions,
+    {AF_SIG_NAME_ED25519, "provider=" AF_PROVIDER_NAME, ed25519_functions,
      "Ed25519 with a PKCS#11 token key"},
     {NULL, NULL, NULL, NULL},
 };
