@@ -252,8 +252,15 @@ static int build_tokens(AF_P11 *p11)
             continue;
         }
         p11->tokens[p11->ntokens++] = tok;
-        af_prov_log(p11->pc, AF_LOG_DEBUG, "slot %lu: token '%.32s'", slots[i],
-                    (const char *)tok->info.label);
+        {
+            int len = (int)sizeof(tok->info.label);
+
+            while (len > 0 && tok->info.label[len - 1] == ' ')
+                len--;
+            af_prov_log(p11->pc, AF_LOG_DEBUG, "slot %lu: token '%.*s'%s", slots[i], len,
+                        (const char *)tok->info.label,
+                        tok->info.flags & CKF_TOKEN_INITIALIZED ? "" : " (not initialised)");
+        }
     }
     ok = 1;
 out:
