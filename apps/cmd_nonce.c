@@ -176,20 +176,18 @@ static int read_info(const char *path, const char *kindname, af_nonce_format f, 
         else if (strcmp(kindname, "cbor") == 0)
             *kind = AF_NONCE_ANY_CBOR;
         else {
-            af_app_usage("unknown --info-kind '%s' (der, json, cbor)", kindname);
-            return 0;
+            return af_app_usage("unknown --info-kind '%s' (der, json, cbor)", kindname);
         }
     } else {
         *kind = any_kind(f);
     }
-    if ((*data = af_app_read(path, len)) == NULL) {
-        af_app_fail("nonce make: reading %s", path);
-        return 0;
-    }
-    return 1;
+    if ((*data = af_app_read(path, len)) == NULL)
+        return af_app_fail("nonce make: reading %s", path);
+    return AF_EXIT_OK;
 }
 
-/* Applies one item's options (argv[*i] .. up to the next --item or the end). */
+/* Applies one item's options (argv[*i] .. up to the next --item or the end); returns the exit
+ * code (AF_EXIT_OK to go on). */
 static int make_item(int argc, char **argv, int *i, const make_opts *mo, af_nonce_format f,
                      AF_NONCE_REQ *req, AF_NONCE_RESP *resp)
 {
@@ -210,53 +208,53 @@ static int make_item(int argc, char **argv, int *i, const make_opts *mo, af_nonc
 
         for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
             if ((r = opt_val(argc, argv, i, names[k], &v)) < 0)
-                return af_app_usage("%s needs a value", names[k]), 0;
+                return af_app_usage("%s needs a value", names[k]);
             if (r > 0) {
                 *dst[k] = v;
                 break;
             }
         }
         if (k == sizeof(names) / sizeof(names[0]))
-            return af_app_usage("nonce make: unknown option '%s' (see --help)", argv[*i]), 0;
+            return af_app_usage("nonce make: unknown option '%s' (see --help)", argv[*i]);
     }
     if (!mo->response) {
         if (nonce != NULL || nonce_len != NULL || expiry != NULL)
-            return af_app_usage("--nonce, --nonce-len and --expiry belong to --response"), 0;
+            return af_app_usage("--nonce, --nonce-len and --expiry belong to --response");
         if ((rq = af_nonce_req_add0_item(req)) == NULL)
-            return af_app_fail("nonce make"), 0;
+            return af_app_fail("nonce make");
     } else {
         if (len != NULL)
-            return af_app_usage("--len belongs to --request (use --nonce-len for a response)"), 0;
+            return af_app_usage("--len belongs to --request (use --nonce-len for a response)");
         if ((rs = af_nonce_resp_add0_item(resp)) == NULL)
-            return af_app_fail("nonce make"), 0;
+            return af_app_fail("nonce make");
     }
     if (len != NULL) {
         int64_t n;
 
         if (!parse_int64(len, &n) || n > 1000)
-            return af_app_usage("--len '%s' is not a number", len), 0;
+            return af_app_usage("--len '%s' is not a number", len);
         if (!af_nonce_req_item_set_len(rq, (int)n))
-            return af_app_fail("nonce make: --len"), 0;
+            return af_app_fail("nonce make: --len");
     }
     if (type != NULL && !(rq != NULL ? af_nonce_req_item_set1_type(rq, type)
                                      : af_nonce_resp_item_set1_type(rs, type)))
-        return af_app_fail("nonce make: --type"), 0;
+        return af_app_fail("nonce make: --type");
     if (info != NULL) {
         int k;
 
-        if (!read_info(info, kind, f, &k, &buf, &blen))
-            return 0;
+        if ((r = read_info(info, kind, f, &k, &buf, &blen)) != AF_EXIT_OK)
+            return r;
         if (!(rq != NULL ? af_nonce_req_item_set1_info(rq, k, buf, blen)
                          : af_nonce_resp_item_set1_info(rs, k, buf, blen))) {
             OPENSSL_free(buf);
-            return af_app_fail("nonce make: %s", info), 0;
+            return af_app_fail("nonce make: %s", info);
         }
         OPENSSL_free(buf);
         buf = NULL;
     }
     if (hint != NULL && !(rq != NULL ? af_nonce_req_item_set1_hint(rq, hint)
                                      : af_nonce_resp_item_set1_hint(rs, hint)))
-        return af_app_fail("nonce make: --hint"), 0;
+        return af_app_fail("nonce make: --hint");
     if (vx != NULL) {
         if (*vx == '\0')
             ok = rq != NULL ? af_nonce_req_item_set1_vendorext(rq, (const unsigned char *)"", 0)
@@ -267,25 +265,25 @@ static int make_item(int argc, char **argv, int *i, const make_opts *mo, af_nonc
         OPENSSL_free(buf);
         buf = NULL;
         if (!ok)
-            return af_app_fail("nonce make: --vendorext"), 0;
+            return af_app_fail("nonce make: --vendorext");
     }
     if (rs != NULL) {
         if (nonce != NULL && nonce_len != NULL)
-            return af_app_usage("give --nonce or --nonce-len, not both"), 0;
+            return af_app_usage("give --nonce or --nonce-len, not both");
         if (nonce != NULL && *nonce != '\0') {
             if ((buf = af_app_unhex(nonce, &blen)) == NULL)
-                return af_app_fail("nonce make: --nonce"), 0;
+                return af_app_fail("nonce make: --nonce");
             ok = af_nonce_resp_item_set1_nonce(rs, buf, blen);
             OPENSSL_clear_free(buf, blen);
             if (!ok)
-                return af_app_fail("nonce make: --nonce"), 0;
+                return af_app_fail("nonce make: --nonce");
         } else if (nonce == NULL) {
             int64_t n = 32;
 
             if (nonce_len != NULL && !parse_int64(nonce_len, &n))
-                return af_app_usage("--nonce-len '%s' is not a number", nonce_len), 0;
+                return af_app_usage("--nonce-len '%s' is not a number", nonce_len);
             if (!af_nonce_resp_item_generate(rs, (size_t)(n > 1000 ? 1000 : n), NULL, NULL))
-                return af_app_fail("nonce make: --nonce-len"), 0;
+                return af_app_fail("nonce make: --nonce-len");
         }
         if (expiry != NULL) {
             int64_t s;
@@ -295,10 +293,10 @@ static int make_item(int argc, char **argv, int *i, const make_opts *mo, af_nonc
             else
                 ok = af_nonce_resp_item_set1_expiry_time(rs, expiry);
             if (!ok)
-                return af_app_fail("nonce make: --expiry"), 0;
+                return af_app_fail("nonce make: --expiry");
         }
     }
-    return 1;
+    return AF_EXIT_OK;
 }
 
 static int cmd_make(int argc, char **argv)
@@ -392,10 +390,8 @@ static int cmd_make(int argc, char **argv)
     if (iargc > 0 && strcmp(iargv[0], "--item") == 0)
         i++;
     for (;;) {
-        if (!make_item(iargc, iargv, &i, &mo, f, req, resp)) {
-            rc = AF_EXIT_USAGE;
+        if ((rc = make_item(iargc, iargv, &i, &mo, f, req, resp)) != AF_EXIT_OK)
             goto done_quiet;
-        }
         if (i >= iargc)
             break;
         i++; /* --item */
