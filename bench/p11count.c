@@ -2,8 +2,8 @@
  * P11COUNT_MODULE, default the p11-kit proxy), hands out the real function list with every entry
  * wrapped to count its calls, and exports p11count_get() so a benchmark in the same process can
  * read the counts. Used by bench_sign to report PKCS#11 calls per signature; never for timing.
- * With P11COUNT_REPORT set, the counts are also printed to stderr when the process exits (how the
- * demo shows that `openssl rand` really called C_GenerateRandom). */
+ * With P11COUNT_REPORT set, the counts are also printed to stderr when the process exits (e.g. the
+ * calls of one `openssl` command, with pkcs11-module = p11count.so in its configuration). */
 #include <dlfcn.h>
 #include <stdatomic.h>
 #include <stdio.h>
