@@ -77,6 +77,11 @@ int af_p11_nested(void)
     return nest_depth > 0;
 }
 
+int *af_p11_nest_depth(void)
+{
+    return &nest_depth;
+}
+
 CK_FUNCTION_LIST *af_p11_fl(const AF_P11 *p11)
 {
     return p11->mod != NULL ? p11->mod->fl : NULL;
