@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -132,6 +133,37 @@ EVP_PKEY *af_ra_get0_cmp_key(const AF_RA *ra);
 X509 *af_ra_get0_cmp_cert(const AF_RA *ra);
 /* Trusted certs for verifying signature-protected CMP requests (NULL when none). */
 X509_STORE *af_ra_get0_cmp_trust(const AF_RA *ra);
+
+/* ---- the HTTP(S) server (libmicrohttpd; http_server.c) -------------------------------------- *
+ * Paths: CMP POST /.well-known/cmp[/getnonce] and /.well-known/cmp/p/<profile>[/getnonce];
+ * CMC POST /cmc and /cmc/p/<profile>; EST /.well-known/est[/<label>]/nonce on the HTTPS listener
+ * (a <label> that names a profile selects it). Unknown paths and profiles: 404. Bodies beyond
+ * max_body: 413. One log line per request. */
+
+typedef struct af_ra_server_st AF_RA_SERVER;
+
+typedef struct {
+    const char *http_addr;    /* "ADDR:PORT" ("[v6]:PORT"), port 0 = any free port; NULL = none */
+    const char *https_addr;   /* likewise, for TLS (needs tls_cert and tls_key) */
+    const char *tls_cert;     /* PEM file: server certificate (and chain) */
+    const char *tls_key;      /* PEM file, or a pkcs11: URI (through GnuTLS's PKCS#11 support) */
+    const char *tls_pin_file; /* PIN of the pkcs11: key / password of an encrypted PEM key */
+    const char *client_ca;    /* PEM CA file: HTTPS clients must present a certificate it issued */
+    size_t max_body;          /* 65536 */
+    unsigned int threads;     /* listener threads per listener: 2 */
+    unsigned int timeout_s;   /* idle connection timeout: 30 */
+    int est_on_http;          /* 0 (default); 1 also serves EST on the plain listener (tests) */
+    FILE *log;                /* request log: stderr; NULL = stderr */
+} AF_RA_SERVER_CONFIG;
+
+void af_ra_server_config_init(AF_RA_SERVER_CONFIG *cfg);
+/* Starts the listeners (threads of their own) for ra, which must outlive the server. Also sweeps
+ * the nonce store of expired entries in the background. */
+AF_RA_SERVER *af_ra_server_new(AF_RA *ra, const AF_RA_SERVER_CONFIG *cfg);
+/* The bound port of the plain (tls 0) or TLS (tls 1) listener; 0 when there is none. */
+int af_ra_server_get_port(const AF_RA_SERVER *srv, int tls);
+/* Stops the listeners (in-flight requests finish) and frees the server. */
+void af_ra_server_free(AF_RA_SERVER *srv);
 
 #ifdef __cplusplus
 }
