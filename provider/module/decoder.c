@@ -40,12 +40,16 @@ static int dec_pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection, OSSL_CA
     char *name = NULL, *header = NULL;
     unsigned char *der = NULL;
     long len = 0;
-    int ok = 1;
+    int ok = 1, rd;
 
     if (in == NULL)
         return 0;
-    if (PEM_read_bio(in, &name, &header, &der, &len) > 0 && strcmp(name, AF_KEYREF_PEM_LABEL) == 0
-        && len > 0 && len <= AF_KEYREF_MAX) {
+    /* Not our PEM (or no PEM at all) is no error: the next decoder tries. The mark keeps the
+     * errors of the key lookup below, which the user must see. */
+    ERR_set_mark();
+    rd = PEM_read_bio(in, &name, &header, &der, &len);
+    ERR_pop_to_mark();
+    if (rd > 0 && strcmp(name, AF_KEYREF_PEM_LABEL) == 0 && len > 0 && len <= AF_KEYREF_MAX) {
         OSSL_PARAM params[3];
 
         params[0] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, der, (size_t)len);
@@ -54,7 +58,6 @@ static int dec_pem_decode(void *vctx, OSSL_CORE_BIO *cin, int selection, OSSL_CA
         params[2] = OSSL_PARAM_construct_end();
         ok = data_cb(params, data_cbarg);
     }
-    ERR_clear_error(); /* not our PEM: no error, the next decoder tries */
     OPENSSL_free(name);
     OPENSSL_free(header);
     OPENSSL_free(der);
@@ -89,11 +92,14 @@ static int dec_der_decode(AF_PROV_CTX *pc, int type, OSSL_CORE_BIO *cin, int sel
                           OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
     size_t len = 0;
-    unsigned char *der = read_all(pc, cin, &len);
-    char *uri = der != NULL ? af_keyref_decode(der, len, type) : NULL;
+    unsigned char *der;
+    char *uri;
     int ok = 1;
 
-    ERR_clear_error();
+    ERR_set_mark(); /* DER that is not ours is no error */
+    der = read_all(pc, cin, &len);
+    uri = der != NULL ? af_keyref_decode(der, len, type) : NULL;
+    ERR_pop_to_mark();
     if (uri != NULL) {
         /* A reference that no longer resolves is an error (it names the URI), not "not ours". */
         ok = af_store_fetch(pc, uri,

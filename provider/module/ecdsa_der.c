@@ -79,6 +79,7 @@ int af_ecdsa_der_to_rs(const unsigned char *der, size_t derlen, size_t half, uns
 
     if (derlen == 0 || derlen > 2 * (half + 8) || half == 0 || half > 66)
         return 0;
+    ERR_set_mark(); /* bad input is answered with 0, not with queued errors */
     sig = d2i_ECDSA_SIG(NULL, &p, (long)derlen);
     if (sig == NULL)
         goto end;
@@ -95,6 +96,6 @@ int af_ecdsa_der_to_rs(const unsigned char *der, size_t derlen, size_t half, uns
 end:
     OPENSSL_free(re);
     ECDSA_SIG_free(sig);
-    ERR_clear_error();
+    ERR_pop_to_mark();
     return ok;
 }

@@ -137,7 +137,11 @@ static int curve_bits(int nid)
 static int curve_from_params(const unsigned char *p, CK_ULONG len, int *type, int *nid)
 {
     const unsigned char *q = p;
-    ASN1_OBJECT *obj = d2i_ASN1_OBJECT(NULL, &q, (long)len);
+    ASN1_OBJECT *obj;
+
+    ERR_set_mark(); /* the OID parse failing is how the string form is recognised */
+    obj = d2i_ASN1_OBJECT(NULL, &q, (long)len);
+    ERR_pop_to_mark();
 
     if (obj != NULL) {
         int n = q == p + len ? OBJ_obj2nid(obj) : NID_undef;
@@ -155,15 +159,17 @@ static int curve_from_params(const unsigned char *p, CK_ULONG len, int *type, in
         }
         return 0;
     }
-    ERR_clear_error();
     q = p;
     {
-        ASN1_PRINTABLESTRING *s = d2i_ASN1_PRINTABLESTRING(NULL, &q, (long)len);
-        int ok = s != NULL && q == p + len && ASN1_STRING_length(s) == 12
-                 && memcmp(ASN1_STRING_get0_data(s), "edwards25519", 12) == 0;
+        ASN1_PRINTABLESTRING *s;
+        int ok;
 
+        ERR_set_mark();
+        s = d2i_ASN1_PRINTABLESTRING(NULL, &q, (long)len);
+        ERR_pop_to_mark();
+        ok = s != NULL && q == p + len && ASN1_STRING_length(s) == 12
+             && memcmp(ASN1_STRING_get0_data(s), "edwards25519", 12) == 0;
         ASN1_STRING_free(s);
-        ERR_clear_error();
         if (ok) {
             *type = AF_KEY_ED25519;
             *nid = NID_ED25519;
@@ -176,8 +182,11 @@ static int curve_from_params(const unsigned char *p, CK_ULONG len, int *type, in
 static int set_point(AF_KEY *key, const unsigned char *p, CK_ULONG len)
 {
     const unsigned char *q = p;
-    ASN1_OCTET_STRING *os = d2i_ASN1_OCTET_STRING(NULL, &q, (long)len);
+    ASN1_OCTET_STRING *os;
 
+    ERR_set_mark(); /* not DER-wrapped: taken as the raw point */
+    os = d2i_ASN1_OCTET_STRING(NULL, &q, (long)len);
+    ERR_pop_to_mark();
     if (os != NULL && q == p + len) {
         key->point = OPENSSL_memdup(ASN1_STRING_get0_data(os), ASN1_STRING_length(os));
         key->pointlen = (size_t)ASN1_STRING_length(os);
@@ -186,7 +195,6 @@ static int set_point(AF_KEY *key, const unsigned char *p, CK_ULONG len)
         key->pointlen = len;
     }
     ASN1_OCTET_STRING_free(os);
-    ERR_clear_error();
     return key->point != NULL;
 }
 
@@ -345,6 +353,7 @@ AF_KEY *af_key_load(AF_PROV_CTX *pc, AF_P11_TOKEN *tok, CK_SESSION_HANDLE s,
         af_prov_raise(pc, AF_PR_KEY_TYPE, "unsupported key type CKK 0x%lx", (unsigned long)key->ckk);
         goto err;
     }
+    ERR_set_mark(); /* a missing CKA_ID, CKA_LABEL or public object is not an error */
     if (af_p11_attr(tok, s, main_obj, CKA_ID, &v, &len, &rv)) {
         key->id = v;
         key->idlen = len;
@@ -355,11 +364,9 @@ AF_KEY *af_key_load(AF_PROV_CTX *pc, AF_P11_TOKEN *tok, CK_SESSION_HANDLE s,
         OPENSSL_free(v);
         v = NULL;
     }
-    ERR_clear_error(); /* a missing CKA_ID/CKA_LABEL is not an error */
-    if (key->pub == CK_INVALID_HANDLE && (key->idlen > 0 || key->label != NULL)) {
+    if (key->pub == CK_INVALID_HANDLE && (key->idlen > 0 || key->label != NULL))
         (void)find_one(key, s, CKO_PUBLIC_KEY, &key->pub);
-        ERR_clear_error();
-    }
+    ERR_pop_to_mark();
     if (!read_public(key, s, key->pub != CK_INVALID_HANDLE ? key->pub : main_obj))
         goto err;
     read_facts(key, s);
