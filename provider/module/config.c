@@ -103,8 +103,7 @@ static int token_ok(const char *v, char *err, size_t errlen)
         if (uri != NULL)
             p11_kit_uri_free(uri);
         if (r != P11_KIT_URI_OK)
-            return bad(err, errlen, "token", v,
-                       r == -1 ? "out of memory" : p11_kit_uri_message(r));
+            return bad(err, errlen, "token", v, r == -1 ? "out of memory" : p11_kit_uri_message(r));
         return 1;
     }
     if (strlen(v) > TOKEN_LABEL_MAX)
@@ -112,8 +111,7 @@ static int token_ok(const char *v, char *err, size_t errlen)
     return 1;
 }
 
-int af_config_set(AF_PROV_CONFIG *cfg, const char *key, const char *value, char *err,
-                  size_t errlen)
+int af_config_set(AF_PROV_CONFIG *cfg, const char *key, const char *value, char *err, size_t errlen)
 {
     int i;
 
@@ -133,9 +131,9 @@ int af_config_set(AF_PROV_CONFIG *cfg, const char *key, const char *value, char 
     if (strcmp(key, "token") == 0)
         return token_ok(value, err, errlen) && set_str(&cfg->token, value, 0);
     if (strcmp(key, "pin-source") == 0) {
-        if (strcmp(value, "prompt") != 0
-            && !(strncmp(value, "file:", 5) == 0 && value[5] != '\0')
-            && !(strncmp(value, "env:", 4) == 0 && env_name_ok(value + 4)))
+        if (strcmp(value, "prompt") != 0 &&
+            !(strncmp(value, "file:", 5) == 0 && value[5] != '\0') &&
+            !(strncmp(value, "env:", 4) == 0 && env_name_ok(value + 4)))
             return bad(err, errlen, key, value, "expected file:/path, env:NAME or prompt");
         return set_str(&cfg->pin_source, value, 0);
     }
@@ -176,7 +174,7 @@ int af_config_check_file(const char *conf_path, const char *prov_name, char *err
 {
     CONF *conf;
     const char *init, *provs, *ident;
-    STACK_OF(CONF_VALUE) *sk, *keys;
+    STACK_OF(CONF_VALUE) * sk, *keys;
     int i, j, ok = 1;
 
     if (conf_path == NULL || prov_name == NULL)
@@ -185,9 +183,9 @@ int af_config_check_file(const char *conf_path, const char *prov_name, char *err
     conf = NCONF_new(NULL);
     if (conf == NULL || NCONF_load(conf, conf_path, NULL) <= 0)
         goto out; /* OpenSSL reports an unreadable config itself */
-    if ((init = NCONF_get_string(conf, NULL, "openssl_conf")) == NULL
-        || (provs = NCONF_get_string(conf, init, "providers")) == NULL
-        || (sk = NCONF_get_section(conf, provs)) == NULL)
+    if ((init = NCONF_get_string(conf, NULL, "openssl_conf")) == NULL ||
+        (provs = NCONF_get_string(conf, init, "providers")) == NULL ||
+        (sk = NCONF_get_section(conf, provs)) == NULL)
         goto out;
     for (i = 0; i < sk_CONF_VALUE_num(sk); i++) {
         CONF_VALUE *cv = sk_CONF_VALUE_value(sk, i);

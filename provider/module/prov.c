@@ -134,8 +134,8 @@ void af_prov_log(const AF_PROV_CTX *pc, int level, const char *fmt, ...)
 {
     va_list ap;
 
-    if (pc == NULL || pc->cfg.debug_log == NULL || level > pc->cfg.debug_level
-        || level < AF_LOG_ERROR)
+    if (pc == NULL || pc->cfg.debug_log == NULL || level > pc->cfg.debug_level ||
+        level < AF_LOG_ERROR)
         return;
     va_start(ap, fmt);
     log_v((AF_PROV_CTX *)pc, level, fmt, ap);
@@ -238,8 +238,8 @@ static int prov_get_params(void *provctx, OSSL_PARAM params[])
     if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, AF_VERSION))
         return 0;
     p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_BUILDINFO);
-    if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, "attfresh " AF_VERSION " (" OPENSSL_VERSION_TEXT
-                                                 ", p11-kit)"))
+    if (p != NULL &&
+        !OSSL_PARAM_set_utf8_ptr(p, "attfresh " AF_VERSION " (" OPENSSL_VERSION_TEXT ", p11-kit)"))
         return 0;
     p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS);
     if (p != NULL && !OSSL_PARAM_set_int(p, 1))
@@ -332,8 +332,8 @@ static int load_config(AF_PROV_CTX *pc)
 
     for (i = 0; i < NKEYS; i++)
         params[i] = OSSL_PARAM_construct_utf8_ptr((char *)af_config_keys[i], (char **)&vals[i], 0);
-    params[NKEYS] = OSSL_PARAM_construct_utf8_ptr(OSSL_PROV_PARAM_CORE_PROV_NAME,
-                                                  (char **)&name, 0);
+    params[NKEYS] =
+        OSSL_PARAM_construct_utf8_ptr(OSSL_PROV_PARAM_CORE_PROV_NAME, (char **)&name, 0);
     params[NKEYS + 1] = OSSL_PARAM_construct_utf8_ptr("module", (char **)&module, 0);
     params[NKEYS + 2] = OSSL_PARAM_construct_utf8_ptr("activate", (char **)&activate, 0);
     params[NKEYS + 3] = OSSL_PARAM_construct_end();
@@ -360,9 +360,9 @@ static int load_config(AF_PROV_CTX *pc)
         const char *env = getenv("OPENSSL_CONF");
 
         conf_file = env != NULL ? OPENSSL_strdup(env) : CONF_get1_default_config_file();
-        if (conf_file != NULL
-            && !af_config_check_file(conf_file, name != NULL ? name : AF_PROVIDER_NAME, err,
-                                     sizeof(err))) {
+        if (conf_file != NULL &&
+            !af_config_check_file(conf_file, name != NULL ? name : AF_PROVIDER_NAME, err,
+                                  sizeof(err))) {
             config_error(pc, err);
             OPENSSL_free(conf_file);
             return 0;
@@ -393,8 +393,9 @@ int af_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
         OPENSSL_free(desc);
     }
     if (pc->cfg.pin != NULL)
-        af_prov_log(pc, AF_LOG_ERROR, "warning: literal 'pin' in openssl.cnf; prefer "
-                                      "pin-source = file:/path or env:NAME");
+        af_prov_log(pc, AF_LOG_ERROR,
+                    "warning: literal 'pin' in openssl.cnf; prefer "
+                    "pin-source = file:/path or env:NAME");
     pconf.module = pc->cfg.pkcs11_module;
     pconf.token = pc->cfg.token;
     pconf.pin_source = pc->cfg.pin_source;

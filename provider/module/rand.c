@@ -70,8 +70,7 @@ static void rand_freectx(void *vctx)
 }
 
 static int rand_instantiate(void *vctx, unsigned int strength, int prediction_resistance,
-                            const unsigned char *pstr, size_t pstr_len,
-                            const OSSL_PARAM params[])
+                            const unsigned char *pstr, size_t pstr_len, const OSSL_PARAM params[])
 {
     AF_RAND *r = vctx;
 
@@ -216,8 +215,8 @@ static size_t rand_get_seed(void *vctx, unsigned char **pout, int entropy, size_
     if (need < min_len)
         need = min_len;
     if (need > max_len) {
-        af_prov_raise(r->pc, AF_PR_BAD_PARAM, "ATTFRESH-RAND: seed of %zu bytes exceeds %zu",
-                      need, max_len);
+        af_prov_raise(r->pc, AF_PR_BAD_PARAM, "ATTFRESH-RAND: seed of %zu bytes exceeds %zu", need,
+                      max_len);
         return 0;
     }
     if ((p = OPENSSL_secure_malloc(need > 0 ? need : 1)) == NULL)
@@ -273,8 +272,8 @@ static int rand_get_ctx_params(void *vctx, OSSL_PARAM params[])
 
     /* EVP_RAND_generate asks for max_request alone before every request: answer that without
      * walking the whole list (it is a measurable share of a ~1 us token call). */
-    if (params != NULL && params[0].key != NULL && params[1].key == NULL
-        && strcmp(params[0].key, OSSL_RAND_PARAM_MAX_REQUEST) == 0)
+    if (params != NULL && params[0].key != NULL && params[1].key == NULL &&
+        strcmp(params[0].key, OSSL_RAND_PARAM_MAX_REQUEST) == 0)
         return OSSL_PARAM_set_size_t(&params[0], RAND_MAX_REQUEST);
     p = OSSL_PARAM_locate(params, OSSL_RAND_PARAM_STATE);
     if (p != NULL && !OSSL_PARAM_set_int(p, atomic_load(&r->state)))

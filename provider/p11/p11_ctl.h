@@ -1,6 +1,7 @@
 /* p11_ctl.h - what only the provider core (prov.c, rand.c) uses of the PKCS#11 layer: creating
  * and freeing the per-instance state, and the per-thread "inside the token" guard that breaks
- * the token -> OpenSSL RNG -> ATTFRESH-RAND -> token cycle. The contract for operations is p11.h. */
+ * the token -> OpenSSL RNG -> ATTFRESH-RAND -> token cycle. The contract for operations is p11.h.
+ */
 #ifndef ATTFRESH_P11_CTL_H
 #define ATTFRESH_P11_CTL_H
 

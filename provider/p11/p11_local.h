@@ -43,7 +43,7 @@ struct af_p11_token_st {
 struct af_p11_st {
     AF_PROV_CTX *pc;
     char *module_path;
-    char *token_label; /* configured token as a label, or NULL */
+    char *token_label;    /* configured token as a label, or NULL */
     P11KitUri *token_uri; /* configured token as a URI, or NULL */
     char *pin_source;
     char *pin;

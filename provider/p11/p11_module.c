@@ -95,16 +95,15 @@ AF_P11 *af_p11_new(AF_PROV_CTX *pc, const AF_P11_CONF *conf)
         return NULL;
     p11->pc = pc;
     pthread_mutex_init(&p11->lock, NULL);
-    p11->module_path = OPENSSL_strdup(conf != NULL && conf->module != NULL ? conf->module
-                                                                           : AF_P11KIT_PROXY);
+    p11->module_path =
+        OPENSSL_strdup(conf != NULL && conf->module != NULL ? conf->module : AF_P11KIT_PROXY);
     if (p11->module_path == NULL)
         goto err;
     if (conf != NULL && conf->token != NULL) {
         if (strncmp(conf->token, "pkcs11:", 7) == 0) {
             p11->token_uri = p11_kit_uri_new();
-            if (p11->token_uri == NULL
-                || p11_kit_uri_parse(conf->token, P11_KIT_URI_FOR_TOKEN, p11->token_uri)
-                       != P11_KIT_URI_OK) {
+            if (p11->token_uri == NULL || p11_kit_uri_parse(conf->token, P11_KIT_URI_FOR_TOKEN,
+                                                            p11->token_uri) != P11_KIT_URI_OK) {
                 af_prov_raise(pc, AF_PR_CONFIG, "token: malformed pkcs11: URI '%s'", conf->token);
                 goto err;
             }
@@ -112,8 +111,8 @@ AF_P11 *af_p11_new(AF_PROV_CTX *pc, const AF_P11_CONF *conf)
             goto err;
         }
     }
-    if (conf != NULL && conf->pin_source != NULL
-        && (p11->pin_source = OPENSSL_strdup(conf->pin_source)) == NULL)
+    if (conf != NULL && conf->pin_source != NULL &&
+        (p11->pin_source = OPENSSL_strdup(conf->pin_source)) == NULL)
         goto err;
     if (conf != NULL && conf->pin != NULL && (p11->pin = OPENSSL_strdup(conf->pin)) == NULL)
         goto err;
@@ -175,8 +174,8 @@ static AF_P11_MODULE *module_get(AF_P11 *p11)
         m->dl = dl;
         m->next = modules;
         modules = m;
-        af_prov_log(p11->pc, AF_LOG_DEBUG, "loaded PKCS#11 module %s (cryptoki %u.%u)",
-                    m->path, m->fl->version.major, m->fl->version.minor);
+        af_prov_log(p11->pc, AF_LOG_DEBUG, "loaded PKCS#11 module %s (cryptoki %u.%u)", m->path,
+                    m->fl->version.major, m->fl->version.minor);
     }
     m->refs++;
 out:
@@ -325,15 +324,15 @@ void af_p11_free(AF_P11 *p11)
     if (p11 == NULL)
         return;
     /* Sessions are closed only by the process that opened them, and never during exit. */
-    live = !af_p11_exiting() && p11->mod != NULL
-           && atomic_load(&p11->ready_gen) == atomic_load(&fork_gen);
+    live = !af_p11_exiting() && p11->mod != NULL &&
+           atomic_load(&p11->ready_gen) == atomic_load(&fork_gen);
     for (i = 0; i < p11->ntokens; i++)
         af_p11_token_free(p11->tokens[i], live);
     OPENSSL_free(p11->tokens);
     if (p11->mod != NULL) {
         pthread_mutex_lock(&modules_lock);
-        if (--p11->mod->refs == 0 && live && p11->mod->we_initialized
-            && p11->mod->init_gen == atomic_load(&fork_gen)) {
+        if (--p11->mod->refs == 0 && live && p11->mod->we_initialized &&
+            p11->mod->init_gen == atomic_load(&fork_gen)) {
             (void)p11->mod->fl->C_Finalize(NULL);
             p11->mod->init_gen = 0;
             p11->mod->we_initialized = 0;

@@ -3,7 +3,10 @@
 
 #include "p11/p11.h"
 
-#define N(x) {x, #x}
+#define N(x)                                                                                       \
+    {                                                                                              \
+        x, #x                                                                                      \
+    }
 
 static const struct {
     CK_RV rv;
@@ -108,18 +111,54 @@ static const struct {
     CK_MECHANISM_TYPE mech;
     const char *name;
 } ckm_names[] = {
-    N(CKM_RSA_PKCS_KEY_PAIR_GEN), N(CKM_RSA_PKCS), N(CKM_RSA_X_509), N(CKM_RSA_PKCS_OAEP),
-    N(CKM_RSA_PKCS_PSS), N(CKM_SHA1_RSA_PKCS), N(CKM_SHA224_RSA_PKCS), N(CKM_SHA256_RSA_PKCS),
-    N(CKM_SHA384_RSA_PKCS), N(CKM_SHA512_RSA_PKCS), N(CKM_SHA1_RSA_PKCS_PSS),
-    N(CKM_SHA224_RSA_PKCS_PSS), N(CKM_SHA256_RSA_PKCS_PSS), N(CKM_SHA384_RSA_PKCS_PSS),
-    N(CKM_SHA512_RSA_PKCS_PSS), N(CKM_EC_KEY_PAIR_GEN), N(CKM_ECDSA), N(CKM_ECDSA_SHA1),
-    N(CKM_ECDSA_SHA224), N(CKM_ECDSA_SHA256), N(CKM_ECDSA_SHA384), N(CKM_ECDSA_SHA512),
-    N(CKM_ECDH1_DERIVE), N(CKM_ECDH1_COFACTOR_DERIVE), N(CKM_EC_EDWARDS_KEY_PAIR_GEN),
-    N(CKM_EDDSA), N(CKM_SHA_1), N(CKM_SHA224), N(CKM_SHA256), N(CKM_SHA384), N(CKM_SHA512),
-    N(CKM_SHA_1_HMAC), N(CKM_SHA224_HMAC), N(CKM_SHA256_HMAC), N(CKM_SHA384_HMAC),
-    N(CKM_SHA512_HMAC), N(CKM_GENERIC_SECRET_KEY_GEN), N(CKM_AES_KEY_GEN), N(CKM_AES_ECB),
-    N(CKM_AES_CBC), N(CKM_AES_CBC_PAD), N(CKM_AES_CTR), N(CKM_AES_GCM), N(CKM_AES_KEY_WRAP),
-    N(CKM_AES_KEY_WRAP_PAD), N(CKM_AES_CMAC), N(CKM_DES3_KEY_GEN), N(CKM_DES3_CBC),
+    N(CKM_RSA_PKCS_KEY_PAIR_GEN),
+    N(CKM_RSA_PKCS),
+    N(CKM_RSA_X_509),
+    N(CKM_RSA_PKCS_OAEP),
+    N(CKM_RSA_PKCS_PSS),
+    N(CKM_SHA1_RSA_PKCS),
+    N(CKM_SHA224_RSA_PKCS),
+    N(CKM_SHA256_RSA_PKCS),
+    N(CKM_SHA384_RSA_PKCS),
+    N(CKM_SHA512_RSA_PKCS),
+    N(CKM_SHA1_RSA_PKCS_PSS),
+    N(CKM_SHA224_RSA_PKCS_PSS),
+    N(CKM_SHA256_RSA_PKCS_PSS),
+    N(CKM_SHA384_RSA_PKCS_PSS),
+    N(CKM_SHA512_RSA_PKCS_PSS),
+    N(CKM_EC_KEY_PAIR_GEN),
+    N(CKM_ECDSA),
+    N(CKM_ECDSA_SHA1),
+    N(CKM_ECDSA_SHA224),
+    N(CKM_ECDSA_SHA256),
+    N(CKM_ECDSA_SHA384),
+    N(CKM_ECDSA_SHA512),
+    N(CKM_ECDH1_DERIVE),
+    N(CKM_ECDH1_COFACTOR_DERIVE),
+    N(CKM_EC_EDWARDS_KEY_PAIR_GEN),
+    N(CKM_EDDSA),
+    N(CKM_SHA_1),
+    N(CKM_SHA224),
+    N(CKM_SHA256),
+    N(CKM_SHA384),
+    N(CKM_SHA512),
+    N(CKM_SHA_1_HMAC),
+    N(CKM_SHA224_HMAC),
+    N(CKM_SHA256_HMAC),
+    N(CKM_SHA384_HMAC),
+    N(CKM_SHA512_HMAC),
+    N(CKM_GENERIC_SECRET_KEY_GEN),
+    N(CKM_AES_KEY_GEN),
+    N(CKM_AES_ECB),
+    N(CKM_AES_CBC),
+    N(CKM_AES_CBC_PAD),
+    N(CKM_AES_CTR),
+    N(CKM_AES_GCM),
+    N(CKM_AES_KEY_WRAP),
+    N(CKM_AES_KEY_WRAP_PAD),
+    N(CKM_AES_CMAC),
+    N(CKM_DES3_KEY_GEN),
+    N(CKM_DES3_CBC),
 };
 
 const char *af_ckr_name(CK_RV rv)

@@ -51,8 +51,8 @@ void af_p11_token_free(AF_P11_TOKEN *tok, int close_sessions)
 
         for (i = 0; i < tok->nidle; i++)
             (void)fl->C_CloseSession(tok->idle[i]);
-        if (tok->login_session != CK_INVALID_HANDLE
-            && atomic_load(&tok->logged_in_gen) == af_p11_gen_now())
+        if (tok->login_session != CK_INVALID_HANDLE &&
+            atomic_load(&tok->logged_in_gen) == af_p11_gen_now())
             (void)fl->C_CloseSession(tok->login_session);
     }
     OPENSSL_free(tok->mechs);
@@ -192,8 +192,7 @@ static int pin_from_file(AF_P11_TOKEN *tok, const char *path, char *buf, size_t 
     n = strlen(buf);
     if (n == size - 1 && buf[n - 1] != '\n') {
         OPENSSL_cleanse(buf, size);
-        af_prov_raise(tok->owner->pc, AF_PR_PIN_SOURCE, "PIN file '%s': first line too long",
-                      path);
+        af_prov_raise(tok->owner->pc, AF_PR_PIN_SOURCE, "PIN file '%s': first line too long", path);
         return 0;
     }
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
@@ -219,8 +218,7 @@ static int pin_from_prompt(AF_P11_TOKEN *tok, OSSL_PASSPHRASE_CALLBACK *pw_cb, v
         params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PASSPHRASE_PARAM_INFO, info, 0);
         params[1] = OSSL_PARAM_construct_end();
         if (!pw_cb(buf, size - 1, &len, params, pw_cbarg) || len == 0) {
-            af_prov_raise(tok->owner->pc, AF_PR_PIN_SOURCE, "no PIN entered for token '%s'",
-                          label);
+            af_prov_raise(tok->owner->pc, AF_PR_PIN_SOURCE, "no PIN entered for token '%s'", label);
             return 0;
         }
         buf[len] = '\0';
@@ -379,8 +377,8 @@ int af_p11_session_get(AF_P11_TOKEN *tok, CK_SESSION_HANDLE *out)
         return 1;
     }
     pthread_mutex_unlock(&tok->lock);
-    rv = af_p11_fl(tok->owner)->C_OpenSession(tok->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
-                                               NULL, NULL, out);
+    rv = af_p11_fl(tok->owner)
+             ->C_OpenSession(tok->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, out);
     if (rv == CKR_TOKEN_WRITE_PROTECTED)
         rv = af_p11_fl(tok->owner)->C_OpenSession(tok->slot, CKF_SERIAL_SESSION, NULL, NULL, out);
     if (rv != CKR_OK) {

@@ -70,7 +70,8 @@ static AF_P11 *load_instance_in(const char *name, const char *lines, OSSL_LIB_CT
     else if ((lc = OSSL_LIB_CTX_new()) == NULL)
         return NULL;
     OSSL_PROVIDER_add_builtin(lc, "attfresh", af_provider_init);
-    if (!OSSL_LIB_CTX_load_config(lc, path) || (prov = OSSL_PROVIDER_load(lc, "attfresh")) == NULL) {
+    if (!OSSL_LIB_CTX_load_config(lc, path) ||
+        (prov = OSSL_PROVIDER_load(lc, "attfresh")) == NULL) {
         OSSL_LIB_CTX_free(lc);
         return NULL;
     }
@@ -145,13 +146,13 @@ static void test_token_match(void)
     snprintf(text, sizeof(text), "pkcs11:token=%s", af_test_token_label());
     CU_ASSERT_EQUAL_FATAL(p11_kit_uri_parse(text, P11_KIT_URI_FOR_TOKEN, uri), P11_KIT_URI_OK);
     CU_ASSERT_PTR_EQUAL(af_p11_token_next(p11_a, uri, NULL), tok);
-    CU_ASSERT_EQUAL_FATAL(p11_kit_uri_parse("pkcs11:manufacturer=SoftHSM%20project",
-                                            P11_KIT_URI_FOR_TOKEN, uri),
-                          P11_KIT_URI_OK);
+    CU_ASSERT_EQUAL_FATAL(
+        p11_kit_uri_parse("pkcs11:manufacturer=SoftHSM%20project", P11_KIT_URI_FOR_TOKEN, uri),
+        P11_KIT_URI_OK);
     CU_ASSERT_PTR_EQUAL(af_p11_token_next(p11_a, uri, NULL), tok);
-    CU_ASSERT_EQUAL_FATAL(p11_kit_uri_parse("pkcs11:token=no-such-token", P11_KIT_URI_FOR_TOKEN,
-                                            uri),
-                          P11_KIT_URI_OK);
+    CU_ASSERT_EQUAL_FATAL(
+        p11_kit_uri_parse("pkcs11:token=no-such-token", P11_KIT_URI_FOR_TOKEN, uri),
+        P11_KIT_URI_OK);
     CU_ASSERT_PTR_NULL(af_p11_token_next(p11_a, uri, NULL));
     p11_kit_uri_free(uri);
 
@@ -257,7 +258,7 @@ static void test_pool_reuse(void)
     CU_ASSERT_FATAL(af_p11_session_get(tok, &s1));
     af_p11_session_put(tok, s1, 1);
     CU_ASSERT_FATAL(af_p11_session_get(tok, &s2));
-    CU_ASSERT_EQUAL(s2, s1); /* the idle session came back, none opened */
+    CU_ASSERT_EQUAL(s2, s1);        /* the idle session came back, none opened */
     af_p11_session_put(tok, s2, 0); /* state unknown: closed */
     CU_ASSERT_EQUAL(af_p11_fl(p11_a)->C_GetSessionInfo(s2, &si), CKR_SESSION_HANDLE_INVALID);
     CU_ASSERT_FATAL(af_p11_session_get(tok, &s3));
@@ -284,8 +285,8 @@ static void *work(void *arg)
         if (!af_p11_session_get(w->tok, &s))
             return NULL;
         w->seen[i] = s;
-        if (af_p11_fl(af_p11_token_owner(w->tok))->C_GenerateRandom(s, buf, sizeof(buf))
-            != CKR_OK) {
+        if (af_p11_fl(af_p11_token_owner(w->tok))->C_GenerateRandom(s, buf, sizeof(buf)) !=
+            CKR_OK) {
             af_p11_session_put(w->tok, s, 0);
             return NULL;
         }
@@ -392,8 +393,8 @@ static void exit_clean(const char *module)
         snprintf(lines, sizeof(lines), "pin-source = file:%s/pin%s%s", af_test_token_dir(),
                  module != NULL ? "\npkcs11-module = " : "", module != NULL ? module : "");
         p11 = load_instance_in("exit", lines, &lc, &prov, 1);
-        if (p11 == NULL || (tok = af_p11_token_next(p11, NULL, NULL)) == NULL
-            || !af_p11_token_login(tok, NULL, NULL, NULL, NULL) || !af_p11_session_get(tok, &s))
+        if (p11 == NULL || (tok = af_p11_token_next(p11, NULL, NULL)) == NULL ||
+            !af_p11_token_login(tok, NULL, NULL, NULL, NULL) || !af_p11_session_get(tok, &s))
             _exit(3);
         af_p11_session_put(tok, s, 1);
         exit(0); /* not _exit: run the atexit handlers, leave lc and prov to OpenSSL */

@@ -92,8 +92,8 @@ static int child_seed(void)
     if (RAND_bytes(a, sizeof(a)) == 1)
         return 20;
     while (ERR_get_error_all(NULL, NULL, NULL, &data, &flags) != 0)
-        if (data != NULL && strstr(data, "as a seed source") != NULL
-            && strstr(data, "random = ATTFRESH-RAND") != NULL)
+        if (data != NULL && strstr(data, "as a seed source") != NULL &&
+            strstr(data, "random = ATTFRESH-RAND") != NULL)
             found = 1;
     return found ? 0 : 21;
 }

@@ -106,5 +106,5 @@ static void test_profiles(void)
 }
 
 AF_TEST_MAIN("oids", NULL, NULL, {"table shape", test_table_shape}, {"unique", test_unique},
-             {"no clash with OpenSSL names", test_no_clash_with_openssl},
-             {"lookup", test_lookup}, {"profiles", test_profiles})
+             {"no clash with OpenSSL names", test_no_clash_with_openssl}, {"lookup", test_lookup},
+             {"profiles", test_profiles})

@@ -52,11 +52,10 @@ static void test_good_values(void)
 
     af_config_init(&c);
     CU_ASSERT_EQUAL(c.debug_level, AF_LOG_ERROR);
-    CU_ASSERT(af_config_set(&c, "pkcs11-module", "/usr/lib/softhsm/libsofthsm2.so", err,
-                            sizeof(err)));
+    CU_ASSERT(
+        af_config_set(&c, "pkcs11-module", "/usr/lib/softhsm/libsofthsm2.so", err, sizeof(err)));
     CU_ASSERT(af_config_set(&c, "token", "my token", err, sizeof(err)));
-    CU_ASSERT(af_config_set(&c, "token", "pkcs11:token=my%20token;serial=1234", err,
-                            sizeof(err)));
+    CU_ASSERT(af_config_set(&c, "token", "pkcs11:token=my%20token;serial=1234", err, sizeof(err)));
     CU_ASSERT(af_config_set(&c, "pin-source", "file:/etc/attfresh/pin", err, sizeof(err)));
     CU_ASSERT(af_config_set(&c, "pin-source", "env:AF_PIN", err, sizeof(err)));
     CU_ASSERT(af_config_set(&c, "pin-source", "prompt", err, sizeof(err)));
@@ -100,8 +99,8 @@ static void test_bad_values(void)
     expect_bad("token", "pkcs11:token=%zz");
     expect_bad("pkcs11-module", "");
     expect_bad("pin", "");
-    expect_bad("tokn", "x");   /* unknown key */
-    expect_bad("Token", "x");  /* keys are case-sensitive */
+    expect_bad("tokn", "x");  /* unknown key */
+    expect_bad("Token", "x"); /* keys are case-sensitive */
 }
 
 static void test_combination(void)
