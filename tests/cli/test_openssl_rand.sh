@@ -52,6 +52,18 @@ OPENSSL_CONF=$c timeout 60 openssl rand -hex 16 >/dev/null 2>"$work/seed.err"; r
 check "seed-source role fails, not hangs/crashes (rc=$rc)" test "$rc" -ne 0 -a "$rc" -ne 124 -a "$rc" -lt 128
 check "seed-source error says to use 'random = ATTFRESH-RAND'" grep -q "as a seed source.*random = ATTFRESH-RAND" "$work/seed.err"
 
+# 3b. missing token, missing module: one line with the reason, non-zero exit
+c=$(conf notoken "$primary" "")
+sed -i "s|^token = .*|token = no-such-token|" "$c"
+OPENSSL_CONF=$c timeout 60 openssl rand -hex 8 >/dev/null 2>"$work/notoken.err"; rc=$?
+check "missing token: openssl rand fails (rc=$rc)" test "$rc" -ne 0 -a "$rc" -lt 124
+check "missing token: error names the token" grep -q "no token matches 'no-such-token'" "$work/notoken.err"
+c=$(conf nomodule "$primary" "")
+sed -i "s|^pkcs11-module = .*|pkcs11-module = $work/no-such-module.so|" "$c"
+OPENSSL_CONF=$c timeout 60 openssl rand -hex 8 >/dev/null 2>"$work/nomodule.err"; rc=$?
+check "missing module: openssl rand fails (rc=$rc)" test "$rc" -ne 0 -a "$rc" -lt 124
+check "missing module: error names the module" grep -q "cannot load PKCS#11 module '$work/no-such-module.so'" "$work/nomodule.err"
+
 # 4. OID names: asn1parse and cmp know id-it-nonceRequest only with the provider loaded
 openssl asn1parse -genstr 'OID:1.3.6.1.5.5.7.4.98' -out "$work/oid.der" >/dev/null
 p=$(OPENSSL_CONF=$base openssl asn1parse -inform DER -in "$work/oid.der")
