@@ -66,6 +66,8 @@ typedef enum {
     AF_OID_EV_CAP_VERIFY,
     AF_OID_EV_CAP_VERIFY_RECOVER,
     AF_OID_EV_CAP_DERIVE,
+    /* RFC 6402 CMC Status Info V2 (not in OpenSSL 3.0's object table) */
+    AF_OID_CMC_STATUS_INFO_V2, /* 1.3.6.1.5.5.7.7.25 */
     AF_OID__COUNT
 } af_oid_id;
 

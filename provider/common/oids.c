@@ -67,6 +67,8 @@ static const AF_OID_ENTRY oid_table[AF_OID__COUNT] = {
     {AF_OID_EV_CAP_VERIFY_RECOVER, EV ".2.7", "id-ev-cap-verifyRecover",
      "Evidence key capability verify-recover"},
     {AF_OID_EV_CAP_DERIVE, EV ".2.8", "id-ev-cap-derive", "Evidence key capability derive"},
+    {AF_OID_CMC_STATUS_INFO_V2, "1.3.6.1.5.5.7.7.25", "id-cmc-statusInfoV2",
+     "CMC Status Info V2"},
 };
 
 static const AF_PROFILE_DEF profile_table[] = {
