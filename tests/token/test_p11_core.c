@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/params.h>
 #include <openssl/provider.h>
 
 #include "module/prov.h"
@@ -243,8 +245,74 @@ static void test_login_env(void)
     CU_ASSERT_FATAL(af_p11_session_get(tok, &s));
     CU_ASSERT(session_state(tok, s, &st));
     CU_ASSERT_EQUAL(st, CKS_RW_USER_FUNCTIONS);
+    /* logged out again for the passphrase-callback test */
+    CU_ASSERT_EQUAL(af_p11_fl(p11)->C_Logout(s), CKR_OK);
     af_p11_session_put(tok, s, 1);
     unsetenv("AF_TEST_PIN_ENV");
+    unload_instance(lc, prov);
+}
+
+struct pw_arg {
+    int calls;
+    char info[128];
+};
+
+static int pw_cb(char *pass, size_t pass_size, size_t *pass_len, const OSSL_PARAM params[],
+                 void *arg)
+{
+    struct pw_arg *a = arg;
+    const char *pin = af_test_token_pin();
+    const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, OSSL_PASSPHRASE_PARAM_INFO);
+
+    a->calls++;
+    if (p != NULL && p->data_type == OSSL_PARAM_UTF8_STRING)
+        snprintf(a->info, sizeof(a->info), "%s", (const char *)p->data);
+    if (pin == NULL || strlen(pin) > pass_size)
+        return 0;
+    memcpy(pass, pin, strlen(pin));
+    *pass_len = strlen(pin);
+    return 1;
+}
+
+/* pin-source = prompt asks the application's passphrase callback, with a prompt naming the
+ * token; and with no PIN source at all the callback is the last resort. */
+static void test_login_prompt(void)
+{
+    OSSL_LIB_CTX *lc;
+    OSSL_PROVIDER *prov;
+    AF_P11 *p11;
+    AF_P11_TOKEN *tok;
+    CK_SESSION_HANDLE s;
+    CK_STATE st = 0;
+    struct pw_arg arg;
+
+    memset(&arg, 0, sizeof(arg));
+    p11 = load_instance("prompt", "pin-source = prompt", &lc, &prov);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p11);
+    tok = af_p11_token_next(p11, NULL, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+    CU_ASSERT(af_p11_token_login(tok, NULL, NULL, pw_cb, &arg));
+    CU_ASSERT_EQUAL(arg.calls, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(arg.info, af_test_token_label()));
+    CU_ASSERT_FATAL(af_p11_session_get(tok, &s));
+    CU_ASSERT(session_state(tok, s, &st));
+    CU_ASSERT_EQUAL(st, CKS_RW_USER_FUNCTIONS);
+    CU_ASSERT_EQUAL(af_p11_fl(p11)->C_Logout(s), CKR_OK);
+    af_p11_session_put(tok, s, 1);
+    unload_instance(lc, prov);
+
+    memset(&arg, 0, sizeof(arg));
+    p11 = load_instance("nopin", "", &lc, &prov);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p11);
+    tok = af_p11_token_next(p11, NULL, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+    ERR_clear_error();
+    /* neither a source nor a callback: a clear error, no prompt */
+    CU_ASSERT_EQUAL(af_p11_token_login(tok, NULL, NULL, NULL, NULL), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(last_error_data(), "needs a PIN"));
+    ERR_clear_error();
+    CU_ASSERT(af_p11_token_login(tok, NULL, NULL, pw_cb, &arg));
+    CU_ASSERT_EQUAL(arg.calls, 1);
     unload_instance(lc, prov);
 }
 
@@ -422,6 +490,7 @@ static void test_unload(void)
 AF_TEST_MAIN("p11_core", setup, teardown, {"load lazily", test_load_lazily},
              {"token match", test_token_match}, {"object URI", test_object_uri},
              {"wrong PIN", test_wrong_pin}, {"login with file: PIN", test_login_file},
-             {"login with env: PIN", test_login_env}, {"pool reuse", test_pool_reuse},
-             {"pool under threads", test_pool_threads}, {"fork", test_fork},
-             {"clean exit", test_exit_clean}, {"unload", test_unload})
+             {"login with env: PIN", test_login_env},
+             {"login with the passphrase callback", test_login_prompt},
+             {"pool reuse", test_pool_reuse}, {"pool under threads", test_pool_threads},
+             {"fork", test_fork}, {"clean exit", test_exit_clean}, {"unload", test_unload})
