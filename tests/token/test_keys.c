@@ -65,7 +65,7 @@ static int setup(void)
             break;
         }
     }
-    if (i == n || fl->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &sess) != CKR_OK)
+    if (i == n || fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &sess) != CKR_OK)
         return 1;
     rv = fl->C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR)af_test_token_pin(),
                      strlen(af_test_token_pin()));
@@ -356,15 +356,19 @@ static void test_key_facts(void)
 static void test_key_reference_pem(void)
 {
     BIO *mem = BIO_new(BIO_s_mem());
-    char *data = NULL;
+    char *data = NULL, *text;
     long len;
     EVP_PKEY *back = NULL;
 
     CU_ASSERT_FATAL(ec256 != NULL && mem != NULL);
     CU_ASSERT_FATAL(PEM_write_bio_PrivateKey(mem, ec256, NULL, NULL, 0, NULL, NULL) == 1);
     len = BIO_get_mem_data(mem, &data);
-    CU_ASSERT(len > 0 && strstr(data, "-----BEGIN ATTFRESH PKCS11 KEY URI-----") == data);
-    CU_ASSERT_PTR_NULL(strstr(data, "PRIVATE KEY"));
+    CU_ASSERT_FATAL(len > 0);
+    text = OPENSSL_strndup(data, (size_t)len); /* mem BIO data is not NUL-terminated */
+    CU_ASSERT_FATAL(text != NULL);
+    CU_ASSERT(strstr(text, "-----BEGIN ATTFRESH PKCS11 KEY URI-----") == text);
+    CU_ASSERT_PTR_NULL(strstr(text, "PRIVATE KEY"));
+    OPENSSL_free(text);
     back = PEM_read_bio_PrivateKey_ex(mem, NULL, NULL, NULL, libctx, NULL);
     CU_ASSERT_FATAL(back != NULL);
     CU_ASSERT(EVP_PKEY_eq(back, ec256) == 1);
@@ -411,6 +415,63 @@ static void test_store_public_and_missing(void)
         CU_ASSERT_PTR_NOT_NULL(strstr(buf, "object not found"));
     }
     ERR_clear_error();
+}
+
+/* A certificate put into the token (our own session) comes back through the store as DER. */
+static void test_store_certificate(void)
+{
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(libctx, "provider=default", "EC", "P-256");
+    X509 *crt = X509_new_ex(libctx, NULL), *back = NULL;
+    unsigned char *der = NULL, *subj = NULL;
+    int derlen, subjlen;
+    char label[64], uri[160];
+    CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+    CK_CERTIFICATE_TYPE ct = CKC_X_509;
+    CK_BBOOL t = CK_TRUE;
+    CK_OBJECT_HANDLE h;
+    OSSL_STORE_CTX *st;
+    OSSL_STORE_INFO *info;
+
+    CU_ASSERT_FATAL(k != NULL && crt != NULL);
+    snprintf(label, sizeof(label), "%s-cert", prefix);
+    CU_ASSERT_FATAL(X509_set_pubkey(crt, k) && ASN1_INTEGER_set(X509_get_serialNumber(crt), 7)
+                    && X509_gmtime_adj(X509_getm_notBefore(crt), 0)
+                    && X509_gmtime_adj(X509_getm_notAfter(crt), 3600)
+                    && X509_NAME_add_entry_by_txt(X509_get_subject_name(crt), "CN", MBSTRING_ASC,
+                                                  (const unsigned char *)label, -1, -1, 0)
+                    && X509_set_issuer_name(crt, X509_get_subject_name(crt))
+                    && X509_sign(crt, k, EVP_sha256()) > 0);
+    derlen = i2d_X509(crt, &der);
+    subjlen = i2d_X509_NAME(X509_get_subject_name(crt), &subj);
+    CU_ASSERT_FATAL(derlen > 0 && subjlen > 0);
+    {
+        CK_ATTRIBUTE tmpl[] = {
+            {CKA_CLASS, &cls, sizeof(cls)},       {CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)},
+            {CKA_TOKEN, &t, sizeof(t)},           {CKA_LABEL, label, strlen(label)},
+            {CKA_SUBJECT, subj, (CK_ULONG)subjlen}, {CKA_VALUE, der, (CK_ULONG)derlen},
+        };
+        CK_RV rv = fl->C_CreateObject(sess, tmpl, 6, &h);
+
+        if (rv != CKR_OK)
+            fprintf(stderr, "C_CreateObject: 0x%lx\n", (unsigned long)rv);
+        CU_ASSERT_FATAL(rv == CKR_OK);
+    }
+    snprintf(uri, sizeof(uri), "pkcs11:object=%s;type=cert", label);
+    st = OSSL_STORE_open_ex(uri, libctx, NULL, NULL, NULL, NULL, NULL, NULL);
+    CU_ASSERT_FATAL(st != NULL);
+    while ((info = OSSL_STORE_load(st)) != NULL) {
+        if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_CERT && back == NULL)
+            back = OSSL_STORE_INFO_get1_CERT(info);
+        OSSL_STORE_INFO_free(info);
+    }
+    OSSL_STORE_close(st);
+    CU_ASSERT_FATAL(back != NULL);
+    CU_ASSERT_EQUAL(X509_cmp(back, crt), 0);
+    X509_free(back);
+    X509_free(crt);
+    OPENSSL_free(der);
+    OPENSSL_free(subj);
+    EVP_PKEY_free(k);
 }
 
 /* ---- threads and fork --------------------------------------------------------------------------- */
@@ -494,4 +555,5 @@ AF_TEST_MAIN("keys", setup, teardown, {"ec_p256", test_ec_p256},
              {"ed25519", test_ed25519}, {"gen_needs_label", test_gen_needs_label},
              {"key_facts", test_key_facts}, {"key_reference_pem", test_key_reference_pem},
              {"store_public_and_missing", test_store_public_and_missing},
+             {"store_certificate", test_store_certificate},
              {"threads", test_threads}, {"fork", test_fork})
