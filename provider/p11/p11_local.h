@@ -52,6 +52,7 @@ struct af_p11_st {
     AF_P11_MODULE *mod;
     AF_P11_TOKEN **tokens;
     size_t ntokens;
+    struct af_p11_st *next_live; /* every live instance, for the fork handler */
 };
 
 /* Current fork generation (starts at 1). */

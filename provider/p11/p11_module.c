@@ -18,15 +18,31 @@ const struct rand_meth_st *RAND_get_rand_method(void);
 
 static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
 static AF_P11_MODULE *modules; /* never shrinks: modules stay mapped until the process ends */
+static AF_P11 *live;           /* every AF_P11, under modules_lock */
 static _Atomic unsigned int fork_gen = 1;
 static _Atomic int exiting;
 static pthread_once_t handlers_once = PTHREAD_ONCE_INIT;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 static _Thread_local int nest_depth;
 
+/* The child has one thread; a lock that another parent thread held at fork() would stay locked
+ * forever, so every lock of the layer starts afresh. Handles and logins are dropped lazily by
+ * af_p11_ready, which sees the new generation. */
 static void on_fork_child(void)
 {
+    static const pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    AF_P11 *p;
+    size_t i;
+
     atomic_fetch_add(&fork_gen, 1);
+    modules_lock = fresh;
+    for (p = live; p != NULL; p = p->next_live) {
+        p->lock = fresh;
+        for (i = 0; i < p->ntokens; i++) {
+            p->tokens[i]->lock = fresh;
+            p->tokens[i]->login_lock = fresh;
+        }
+    }
 }
 
 static void install_fork_handler(void)
@@ -117,6 +133,10 @@ AF_P11 *af_p11_new(AF_PROV_CTX *pc, const AF_P11_CONF *conf)
     if (conf != NULL && conf->pin != NULL && (p11->pin = OPENSSL_strdup(conf->pin)) == NULL)
         goto err;
     pthread_once(&handlers_once, install_fork_handler);
+    pthread_mutex_lock(&modules_lock);
+    p11->next_live = live;
+    live = p11;
+    pthread_mutex_unlock(&modules_lock);
     return p11;
 err:
     af_p11_free(p11);
@@ -318,20 +338,29 @@ int af_p11_ready(AF_P11 *p11)
 
 void af_p11_free(AF_P11 *p11)
 {
+    AF_P11 **pp;
     size_t i;
-    int live;
+    int owned;
 
     if (p11 == NULL)
         return;
+    pthread_mutex_lock(&modules_lock);
+    for (pp = &live; *pp != NULL; pp = &(*pp)->next_live) {
+        if (*pp == p11) {
+            *pp = p11->next_live;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&modules_lock);
     /* Sessions are closed only by the process that opened them, and never during exit. */
-    live = !af_p11_exiting() && p11->mod != NULL &&
-           atomic_load(&p11->ready_gen) == atomic_load(&fork_gen);
+    owned = !af_p11_exiting() && p11->mod != NULL &&
+            atomic_load(&p11->ready_gen) == atomic_load(&fork_gen);
     for (i = 0; i < p11->ntokens; i++)
-        af_p11_token_free(p11->tokens[i], live);
+        af_p11_token_free(p11->tokens[i], owned);
     OPENSSL_free(p11->tokens);
     if (p11->mod != NULL) {
         pthread_mutex_lock(&modules_lock);
-        if (--p11->mod->refs == 0 && live && p11->mod->we_initialized &&
+        if (--p11->mod->refs == 0 && owned && p11->mod->we_initialized &&
             p11->mod->init_gen == atomic_load(&fork_gen)) {
             (void)p11->mod->fl->C_Finalize(NULL);
             p11->mod->init_gen = 0;
