@@ -753,7 +753,9 @@ static int sig_digest_sign(void *vctx, unsigned char *sig, size_t *siglen, size_
         return do_sign(ctx, NULL, siglen, sigsize, NULL, 0);
     if (ctx->type == AF_KEY_ED25519)
         return do_sign(ctx, sig, siglen, sigsize, tbs, tbslen);
-    if (!EVP_Digest(tbs, tbslen, dgst, &dlen, ctx->md, NULL))
+    /* the digest context digest_init prepared: no allocation on this path */
+    if (ctx->mdctx == NULL || !EVP_DigestUpdate(ctx->mdctx, tbs, tbslen)
+        || !EVP_DigestFinal_ex(ctx->mdctx, dgst, &dlen))
         return 0;
     return do_sign(ctx, sig, siglen, sigsize, dgst, dlen);
 }
