@@ -43,10 +43,12 @@
  *
  * SEED SHAPE FIELD RULE (DER; nonce-protocol.md 2.2)
  *   Fields are recognised by universal tag, in order: INTEGER len, OBJECT IDENTIFIER type, then
- *   from the end: OCTET STRING vendorextension (siemens-ra profile / lenient), UTF8String hint;
+ *   from the end: OCTET STRING vendorextension (strict only in siemens-ra, else lenient),
+ *   UTF8String hint;
  *   what remains between type and those (at most one element) is `value`. `value` may only follow
  *   `type`; a lone UTF8String after `type` is therefore the hint, and a UTF8String value needs a
- *   hint after it (in siemens-ra likewise an OCTET STRING value needs a vendorextension after it).
+ *   hint after it; likewise a last OCTET STRING is the vendorextension, so an OCTET STRING value
+ *   needs a hint or a vendorextension after it.
  *   The encoder refuses (AF_R_NONCE_SHAPE) a model that would not decode back to itself.
  *
  * ERRORS: every function returning int gives 1 on success, 0 on failure; pointer returns are NULL

@@ -7,7 +7,8 @@
  * (nonce-protocol.md 2.2): [INTEGER len] [OBJECT IDENTIFIER type] [value] [UTF8String hint]
  * [OCTET STRING vendorextension]; the optional tail is read from the end (vendorextension, then
  * hint), and what is left after type is the value. So a lone UTF8String after type is the hint,
- * and the encoder refuses a value the decoder would read as hint or vendorextension. */
+ * a last OCTET STRING is the vendorextension, and the encoder refuses a value the decoder would
+ * read as either (a UTF8String value without a hint, an OCTET STRING value with nothing after). */
 #include <string.h>
 
 #include <openssl/asn1.h>
@@ -826,10 +827,10 @@ static int seed_tail_encode(STACK_OF(ASN1_TYPE) *f, const af_any *value, const c
                                      "be read as the hint", idx);
             return 0;
         }
-        if (t->type == V_ASN1_OCTET_STRING && !vx->present) {
+        if (t->type == V_ASN1_OCTET_STRING && !vx->present && hint == NULL) {
             ASN1_TYPE_free(t);
-            AF_ERR(AF_R_NONCE_SHAPE, "item %zu: an OCTET STRING value without a vendorextension "
-                                     "after it would be read as the vendorextension", idx);
+            AF_ERR(AF_R_NONCE_SHAPE, "item %zu: an OCTET STRING value with nothing after it would "
+                                     "be read as the vendorextension", idx);
             return 0;
         }
         if (!push_type(f, t))

@@ -252,11 +252,15 @@ static void test_encoder_checks(void)
     /* hint does not exist in the current shape */
     CU_ASSERT_TRUE(fails_with(af_nonce_req_encode(req, cur, AF_NONCE_FMT_JSON, NULL, &out, &outlen),
                               AF_R_NONCE_SHAPE));
-    /* an OCTET STRING value in siemens-ra needs the vendorextension after it */
+    /* an OCTET STRING value with nothing after it would read back as the vendorextension */
     {
         AF_NONCE_PROFILE *sie = af_nonce_profile_new("siemens-ra");
 
         CU_ASSERT_TRUE(af_nonce_req_item_set1_info(it, AF_NONCE_ANY_DER, octets, sizeof(octets)));
+        CU_ASSERT_TRUE(af_nonce_req_encode(req, sie, AF_NONCE_FMT_DER, NULL, &out, &outlen));
+        OPENSSL_free(out);
+        out = NULL;
+        CU_ASSERT_TRUE(af_nonce_req_item_set1_hint(it, NULL));
         CU_ASSERT_TRUE(fails_with(af_nonce_req_encode(req, sie, AF_NONCE_FMT_DER, NULL, &out,
                                                       &outlen),
                                   AF_R_NONCE_SHAPE));
