@@ -49,6 +49,34 @@ static void test_siphash_matches_openssl(void)
     EVP_MAC_free(alg);
 }
 
+static void test_result_names(void)
+{
+    CU_ASSERT_STRING_EQUAL(af_nonce_result_str(AF_NONCE_OK), "ok");
+    CU_ASSERT_STRING_EQUAL(af_nonce_result_str(AF_NONCE_UNKNOWN), "unknown");
+    CU_ASSERT_STRING_EQUAL(af_nonce_result_str(AF_NONCE_EXPIRED), "expired");
+    CU_ASSERT_STRING_EQUAL(af_nonce_result_str(AF_NONCE_REUSED), "already used");
+    CU_ASSERT_STRING_EQUAL(af_nonce_result_str(AF_NONCE_WRONG_TRANSACTION), "wrong transaction");
+    CU_ASSERT_STRING_EQUAL(af_nonce_result_str(AF_NONCE_FULL), "store full");
+    CU_ASSERT_STRING_EQUAL(af_nonce_result_str(AF_NONCE_ERROR), "error");
+}
+
+static void test_bad_config(void)
+{
+    AF_NONCE_STORE_CONFIG cfg;
+    AF_RATELIMIT_CONFIG rcfg;
+
+    ra_cfg(&cfg, 0, 10);
+    CU_ASSERT_PTR_NULL(ra_make_store(&cfg));
+    ra_expect_reason(AF_R_INVALID_ARGUMENT);
+    ra_cfg(&cfg, 10, 0);
+    CU_ASSERT_PTR_NULL(ra_make_store(&cfg));
+    ra_expect_reason(AF_R_INVALID_ARGUMENT);
+    af_ratelimit_config_init(&rcfg);
+    rcfg.rate_per_s = 0;
+    CU_ASSERT_PTR_NULL(af_ratelimit_new(&rcfg));
+    ra_expect_reason(AF_R_INVALID_ARGUMENT);
+}
+
 static void test_memory_budget(void)
 {
     AF_NONCE_STORE_CONFIG cfg;
@@ -367,6 +395,7 @@ static void test_ratelimit_prefers_idle_victim(void)
 
 AF_TEST_MAIN("ra_store", NULL, NULL, RA_COMMON_CASES,
              {"siphash-2-4-128 equals OpenSSL SIPHASH", test_siphash_matches_openssl},
+             {"result names", test_result_names}, {"bad configuration", test_bad_config},
              {"memory budget for 1e6 nonces", test_memory_budget},
              {"remembering window, then forgotten", test_remember_then_forget},
              {"requester table full", test_requester_table_full},
