@@ -71,6 +71,11 @@ const AF_NONCE_PROFILE *af_proto_opts_get0_profile(const AF_PROTO_OPTS *opts);
 int af_proto_opts_set1_request(AF_PROTO_OPTS *opts, const AF_NONCE_REQ *req);
 /* The request, or NULL when none was set (callers then send the empty request). */
 const AF_NONCE_REQ *af_proto_opts_get0_request(const AF_PROTO_OPTS *opts);
+/* Sends these bytes as the encoded request instead of encoding a model (interop and negative
+ * tests): CMP the infoValue DER (one element), EST the JSON body, CMC the control's value DER.
+ * Takes precedence over set1_request. get0 returns NULL when none was set. */
+int af_proto_opts_set1_request_encoded(AF_PROTO_OPTS *opts, const unsigned char *der, size_t len);
+const unsigned char *af_proto_opts_get0_request_encoded(const AF_PROTO_OPTS *opts, size_t *len);
 
 /* MAC (PBM) protection for CMP: the secret from the first line of a file (trailing CR/LF removed)
  * or from an environment variable; the reference (CMP senderKID) as text. The secret is never
@@ -203,7 +208,9 @@ int af_proto_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO
 /* af_cmp_ctx_setup prepares ctx as af_cmp_get_nonce does (server, path, timeouts, PBM or
  * signature protection, trusted certs) from the options. af_cmp_ctx_continue then puts ctx in the
  * transaction of a state: the genm's transactionID, and the genp's senderNonce as recipNonce of the
- * next request (ir/cr/p10cr), so OSSL_CMP_exec_*_ses continues the transaction. */
+ * next request (ir/cr/p10cr), so OSSL_CMP_exec_*_ses continues the transaction. OpenSSL 3.0 has
+ * no recipNonce setter, so af_cmp_ctx_continue installs its own transfer callback (HTTP) that sets
+ * it in the first request and protects that again; st is borrowed and must outlive the exchange. */
 int af_cmp_ctx_setup(OSSL_CMP_CTX *ctx, const AF_PROTO_OPTS *opts);
 int af_cmp_ctx_continue(OSSL_CMP_CTX *ctx, const AF_PROTO_STATE *st);
 

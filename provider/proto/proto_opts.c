@@ -26,6 +26,8 @@ struct af_proto_opts_st {
     char *url;
     AF_NONCE_PROFILE *prof;
     AF_NONCE_REQ *req;
+    unsigned char *req_enc;
+    size_t req_enc_len;
     unsigned char *secret;
     size_t secret_len;
     char *ref;
@@ -92,6 +94,7 @@ void af_proto_opts_free(AF_PROTO_OPTS *o)
     OPENSSL_free(o->url);
     af_nonce_profile_free(o->prof);
     af_nonce_req_free(o->req);
+    OPENSSL_free(o->req_enc);
     OPENSSL_clear_free(o->secret, o->secret_len);
     OPENSSL_free(o->ref);
     EVP_PKEY_free(o->key);
@@ -198,6 +201,31 @@ int af_proto_opts_set1_request(AF_PROTO_OPTS *o, const AF_NONCE_REQ *req)
 const AF_NONCE_REQ *af_proto_opts_get0_request(const AF_PROTO_OPTS *o)
 {
     return o == NULL ? NULL : o->req;
+}
+
+int af_proto_opts_set1_request_encoded(AF_PROTO_OPTS *o, const unsigned char *der, size_t len)
+{
+    unsigned char *d = NULL;
+
+    if (o == NULL || (der != NULL && (len == 0 || len > AF_NONCE_MAX_INPUT))) {
+        AF_ERR(AF_R_INVALID_ARGUMENT, "encoded request must be 1..%d bytes", AF_NONCE_MAX_INPUT);
+        return 0;
+    }
+    if (der != NULL && (d = OPENSSL_memdup(der, len)) == NULL) {
+        AF_ERR(AF_R_MALLOC, "encoded request");
+        return 0;
+    }
+    OPENSSL_free(o->req_enc);
+    o->req_enc = d;
+    o->req_enc_len = d == NULL ? 0 : len;
+    return 1;
+}
+
+const unsigned char *af_proto_opts_get0_request_encoded(const AF_PROTO_OPTS *o, size_t *len)
+{
+    if (len != NULL)
+        *len = o == NULL ? 0 : o->req_enc_len;
+    return o == NULL ? NULL : o->req_enc;
 }
 
 int af_proto_opts_set1_secret(AF_PROTO_OPTS *o, const unsigned char *secret, size_t len)
@@ -515,6 +543,9 @@ const char *af_proto_opts_get0_propq(const AF_PROTO_OPTS *o)
     return o == NULL ? NULL : o->propq;
 }
 
+/* The CMC client lives in cmc_client.c (another owner); weak so the library links without it. */
+#pragma weak af_cmc_get_nonce
+
 int af_proto_get_nonce(const AF_PROTO_OPTS *o, AF_NONCE_RESP **resp, AF_PROTO_STATE **state)
 {
     switch (af_proto_opts_get_protocol(o)) {
@@ -523,6 +554,10 @@ int af_proto_get_nonce(const AF_PROTO_OPTS *o, AF_NONCE_RESP **resp, AF_PROTO_ST
     case AF_PROTO_EST:
         return af_est_get_nonce(o, resp, state);
     case AF_PROTO_CMC:
+        if (af_cmc_get_nonce == NULL) {
+            AF_ERR(AF_R_INTERNAL, "this build has no CMC client");
+            return 0;
+        }
         return af_cmc_get_nonce(o, resp, state);
     default:
         AF_ERR(AF_R_INVALID_ARGUMENT, "no protocol chosen (cmp, est or cmc)");
