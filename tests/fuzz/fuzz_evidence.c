@@ -1,0 +1,94 @@
+/* fuzz_evidence.c - libFuzzer target for the attestation decoders: PKIX Evidence (both readings of
+ * intermediateCertificates), AttestationBundle, the earlier EvidenceBundle layouts, and the
+ * verifier's rules over whatever decodes. What decodes must re-encode to the same bytes and
+ * decode again. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+
+#include "attfresh/evidence.h"
+
+static BIO *sink;
+static AF_VERIFY *verifier;
+
+static int nonce_any(const unsigned char *nonce, size_t len, void *arg, char *why, size_t n)
+{
+    (void)nonce;
+    (void)len;
+    (void)arg;
+    (void)why;
+    (void)n;
+    return 1;
+}
+
+static void exercise_evidence(const AF_EVIDENCE *ev)
+{
+    unsigned char *der = NULL;
+    size_t len = 0, i, nlen = 0;
+    AF_EVIDENCE *again;
+    AF_CHECKS *c;
+    char buf[256];
+
+    if (!af_evidence_to_der(ev, &der, &len))
+        abort();
+    again = af_evidence_from_der(der, len);
+    if (again == NULL)
+        abort(); /* what we encode we must read back */
+    af_evidence_free(again);
+    OPENSSL_free(der);
+    af_evidence_print(sink, ev);
+    (void)af_evidence_get0_nonce(ev, &nlen);
+    (void)af_evidence_get_platform(ev, 0, buf, sizeof(buf));
+    for (i = 0; i < af_evidence_key_count(ev); i++) {
+        AF_KEY_CLAIMS kc;
+
+        if (af_evidence_get_key(ev, i, &kc))
+            af_key_claims_clear(&kc);
+    }
+    c = af_checks_new();
+    af_evidence_verify(verifier, ev, NULL, (const unsigned char *)"\x30\x00", 2, c);
+    af_checks_free(c);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    AF_EVIDENCE *ev;
+    AF_BUNDLE *b;
+    char desc[640];
+
+    if (sink == NULL) {
+        sink = BIO_new(BIO_s_null());
+        verifier = af_verify_new(NULL, NULL);
+        af_verify_set_nonce_cb(verifier, nonce_any, NULL);
+    }
+    if ((ev = af_evidence_from_der(data, size)) != NULL) {
+        exercise_evidence(ev);
+        af_evidence_free(ev);
+    }
+    if ((b = af_bundle_from_der(data, size)) != NULL) {
+        unsigned char *der = NULL;
+        size_t len = 0, i;
+        STACK_OF(X509) *certs;
+
+        if (!af_bundle_to_der(b, &der, &len) || len != size || memcmp(der, data, size) != 0)
+            abort();
+        OPENSSL_free(der);
+        for (i = 0; i < af_bundle_statement_count(b); i++) {
+            AF_EVIDENCE *e = af_bundle_get1_evidence(b, i);
+
+            if (e != NULL) {
+                exercise_evidence(e);
+                af_evidence_free(e);
+            }
+        }
+        certs = af_bundle_get1_certs(b);
+        sk_X509_pop_free(certs, X509_free);
+        af_bundle_free(b);
+    }
+    (void)af_bundle_describe_layout(data, size, desc, sizeof(desc));
+    ERR_clear_error();
+    return 0;
+}
