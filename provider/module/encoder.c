@@ -7,6 +7,8 @@
 #include <openssl/bio.h>
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -186,6 +188,67 @@ static const OSSL_DISPATCH spki_der_functions[] = {
     {0, NULL},
 };
 
+/* `openssl pkey -text`: where the key lives and its PKCS#11 facts, then the public key. */
+static void print_fact(BIO *out, const char *name, int v)
+{
+    BIO_printf(out, "%s: %s\n", name, v < 0 ? "(not reported)" : v ? "yes" : "no");
+}
+
+static int text_encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
+                       const OSSL_PARAM obj_abstract[], int selection,
+                       OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
+{
+    AF_PROV_CTX *pc = vctx;
+    AF_KEY *key = (AF_KEY *)obj;
+    BIO *out;
+    int sens = -1, ext = -1, never = -1, local = -1;
+    unsigned int caps = 0;
+    char label[256] = "", tlabel[40] = "", tserial[40] = "";
+    unsigned char id[256];
+    OSSL_PARAM p[] = {
+        OSSL_PARAM_int(AF_PARAM_KEY_SENSITIVE, &sens),
+        OSSL_PARAM_int(AF_PARAM_KEY_EXTRACTABLE, &ext),
+        OSSL_PARAM_int(AF_PARAM_KEY_NEVER_EXTRACTABLE, &never),
+        OSSL_PARAM_int(AF_PARAM_KEY_LOCAL, &local),
+        OSSL_PARAM_uint(AF_PARAM_KEY_CAPABILITIES, &caps),
+        OSSL_PARAM_utf8_string(AF_PARAM_KEY_LABEL, label, sizeof(label)),
+        OSSL_PARAM_octet_string(AF_PARAM_KEY_ID, id, sizeof(id)),
+        OSSL_PARAM_utf8_string(AF_PARAM_TOKEN_LABEL, tlabel, sizeof(tlabel)),
+        OSSL_PARAM_utf8_string(AF_PARAM_TOKEN_SERIAL, tserial, sizeof(tserial)),
+        OSSL_PARAM_END,
+    };
+    EVP_PKEY *pk;
+    size_t i;
+
+    if (key == NULL || obj_abstract != NULL
+        || (out = BIO_new_from_core_bio(af_prov_libctx(pc), cout)) == NULL)
+        return 0;
+    (void)af_key_get_params(key, p);
+    BIO_printf(out, "%s %s key in a PKCS#11 token (%d bit)\n", af_key_type_name(af_key_type(key)),
+               af_key_has_private(key) ? "private" : "public", af_key_bits(key));
+    BIO_printf(out, "URI: %s\n", af_key_get0_uri(key));
+    BIO_printf(out, "token: %s (serial %s)\nlabel: %s\nid: ", tlabel, tserial, label);
+    for (i = 0; i < p[6].return_size && i < sizeof(id); i++)
+        BIO_printf(out, "%02x", id[i]);
+    BIO_printf(out, "\n");
+    print_fact(out, "sensitive", sens);
+    print_fact(out, "extractable", ext);
+    print_fact(out, "never extractable", never);
+    print_fact(out, "generated in the token (local)", local);
+    BIO_printf(out, "capabilities: 0x%x\n", caps);
+    if (af_key_has_public(key) && (pk = af_key_get0_verify_pkey(key)) != NULL)
+        EVP_PKEY_print_public(out, pk, 0, NULL);
+    BIO_free(out);
+    return 1;
+}
+
+static const OSSL_DISPATCH text_functions[] = {
+    {OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))enc_newctx},
+    {OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx},
+    {OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))text_encode},
+    {0, NULL},
+};
+
 static const OSSL_DISPATCH pem_functions[] = {
     {OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))enc_newctx},
     {OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx},
@@ -212,6 +275,7 @@ static const OSSL_DISPATCH der_functions[] = {
     {names, AF_ENC_PROPS("pem"), pem_functions, NULL},                                             \
         {names, AF_ENC_PROPS("der"), der_functions, NULL},                                         \
         {names, AF_SPKI_PROPS("pem"), spki_pem_functions, NULL},                                   \
+        {names, "provider=" AF_PROVIDER_NAME ",output=text", text_functions, NULL},                 \
     {                                                                                              \
         names, AF_SPKI_PROPS("der"), spki_der_functions, NULL                                      \
     }

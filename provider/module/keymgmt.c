@@ -378,7 +378,7 @@ static void *km_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
     CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE;
     CK_BBOOL t = CK_TRUE, f = CK_FALSE;
     CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
-    CK_ATTRIBUTE pt[8], kt[10];
+    CK_ATTRIBUTE pt[12], kt[14];
     CK_ULONG np = 0, nk = 0, modbits = (CK_ULONG)g->bits;
     unsigned char *ecparams = NULL, ebuf[16], idbuf[SHA_DIGEST_LENGTH];
     int eplen = 0, elen = 0;
@@ -423,14 +423,22 @@ static void *km_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
         }
     }
 
+    /* A signing key and nothing else: tokens default other usages to true (SoftHSM2 does). */
     pt[np++] = (CK_ATTRIBUTE){CKA_TOKEN, &t, sizeof(t)};
     pt[np++] = (CK_ATTRIBUTE){CKA_VERIFY, &t, sizeof(t)};
+    pt[np++] = (CK_ATTRIBUTE){CKA_ENCRYPT, &f, sizeof(f)};
+    pt[np++] = (CK_ATTRIBUTE){CKA_WRAP, &f, sizeof(f)};
+    pt[np++] = (CK_ATTRIBUTE){CKA_VERIFY_RECOVER, &f, sizeof(f)};
     pt[np++] = (CK_ATTRIBUTE){CKA_LABEL, g->label, strlen(g->label)};
     kt[nk++] = (CK_ATTRIBUTE){CKA_TOKEN, &t, sizeof(t)};
     kt[nk++] = (CK_ATTRIBUTE){CKA_PRIVATE, &t, sizeof(t)};
     kt[nk++] = (CK_ATTRIBUTE){CKA_SENSITIVE, &t, sizeof(t)};
     kt[nk++] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, &f, sizeof(f)};
     kt[nk++] = (CK_ATTRIBUTE){CKA_SIGN, &t, sizeof(t)};
+    kt[nk++] = (CK_ATTRIBUTE){CKA_DECRYPT, &f, sizeof(f)};
+    kt[nk++] = (CK_ATTRIBUTE){CKA_UNWRAP, &f, sizeof(f)};
+    kt[nk++] = (CK_ATTRIBUTE){CKA_SIGN_RECOVER, &f, sizeof(f)};
+    kt[nk++] = (CK_ATTRIBUTE){CKA_DERIVE, &f, sizeof(f)};
     kt[nk++] = (CK_ATTRIBUTE){CKA_LABEL, g->label, strlen(g->label)};
     if (g->id != NULL) {
         pt[np++] = (CK_ATTRIBUTE){CKA_ID, g->id, g->idlen};

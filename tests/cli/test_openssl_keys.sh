@@ -63,6 +63,14 @@ grep -q "verify OK" err.txt out.txt && ok "CSR self-signature verifies" || bad "
 expect_ok "req -new -key mykey.pem" openssl req -new -key mykey.pem -subj "/CN=$tag pem" -out pem.csr
 expect_ok "req -verify (PEM key)" openssl req -in pem.csr -verify -noout
 
+expect_ok "pkey -text" openssl pkey -in mykey.pem -text -noout
+if grep -q '^sensitive: yes' out.txt && grep -q '^extractable: no' out.txt \
+    && grep -q "^label: $tag-ec" out.txt && grep -q 'type=private' out.txt; then
+    ok "pkey -text shows the token facts"
+else
+    bad "pkey -text facts"
+    cat out.txt
+fi
 expect_ok "pkey -pubout" openssl pkey -in mykey.pem -pubout -out mykey.pub
 grep -q -- '-----BEGIN PUBLIC KEY-----' mykey.pub && ok "public key PEM" || bad "public key PEM"
 cmp -s <(openssl req -in uri.csr -pubkey -noout) mykey.pub && ok "CSR carries the token key" \

@@ -320,6 +320,7 @@ static void test_key_facts(void)
     CU_ASSERT_EQUAL(local, token_bool(priv, CKA_LOCAL));
     CU_ASSERT_EQUAL(sens, 1); /* what generation asked for */
     CU_ASSERT_EQUAL(ext, 0);
+    CU_ASSERT_EQUAL(caps, AF_CAP_SIGN | AF_CAP_VERIFY); /* a signing key and nothing else */
     CU_ASSERT_EQUAL((caps & AF_CAP_SIGN) != 0, token_bool(priv, CKA_SIGN) == 1);
     CU_ASSERT_EQUAL((caps & AF_CAP_VERIFY) != 0, token_bool(pub, CKA_VERIFY) == 1);
     CU_ASSERT_EQUAL((caps & AF_CAP_DECRYPT) != 0, token_bool(priv, CKA_DECRYPT) == 1);
