@@ -68,7 +68,7 @@ static int parse_format(const char *fmt, const char *wrap, af_nonce_format *out)
 
 static int any_kind(af_nonce_format f)
 {
-    return f == AF_NONCE_FMT_JSON ? AF_NONCE_ANY_JSON
+    return f == AF_NONCE_FMT_JSON   ? AF_NONCE_ANY_JSON
            : f == AF_NONCE_FMT_CBOR ? AF_NONCE_ANY_CBOR
                                     : AF_NONCE_ANY_DER;
 }
@@ -98,12 +98,12 @@ static AF_NONCE_PROFILE *make_profile(const char *name, const char *oid_req, con
 
     if (prof == NULL)
         return NULL;
-    if ((oid_req != NULL
-         && ((cmp && !af_nonce_profile_set_oid(prof, AF_NONCE_OID_CMP_REQUEST, oid_req))
-             || (cmc && !af_nonce_profile_set_oid(prof, AF_NONCE_OID_CMC_REQUEST, oid_req))))
-        || (oid_resp != NULL
-            && ((cmp && !af_nonce_profile_set_oid(prof, AF_NONCE_OID_CMP_RESPONSE, oid_resp))
-                || (cmc && !af_nonce_profile_set_oid(prof, AF_NONCE_OID_CMC_RESPONSE, oid_resp))))) {
+    if ((oid_req != NULL &&
+         ((cmp && !af_nonce_profile_set_oid(prof, AF_NONCE_OID_CMP_REQUEST, oid_req)) ||
+          (cmc && !af_nonce_profile_set_oid(prof, AF_NONCE_OID_CMC_REQUEST, oid_req)))) ||
+        (oid_resp != NULL &&
+         ((cmp && !af_nonce_profile_set_oid(prof, AF_NONCE_OID_CMP_RESPONSE, oid_resp)) ||
+          (cmc && !af_nonce_profile_set_oid(prof, AF_NONCE_OID_CMC_RESPONSE, oid_resp))))) {
         af_nonce_profile_free(prof);
         return NULL;
     }
@@ -119,43 +119,53 @@ static const char *profile_names(void)
 
 static void make_help(FILE *out)
 {
-    fprintf(out,
-"usage: attfresh nonce make --request|--response [OPTIONS] [--item ITEM-OPTIONS]...\n"
-"\n"
-"Builds a nonce request or response and writes it encoded (atomically with --out).\n"
-"\n"
-"message options:\n"
-"  --profile P          wire profile: %s\n"
-"  --format F           der (default), json, cbor\n"
-"  --wrap W             with der: itav (CMP InfoTypeAndValue) or cmc (CMC TaggedAttribute)\n"
-"  --oid-request OID    override the request infoType / CMC control of the profile\n"
-"  --oid-response OID   override the response infoType / CMC control of the profile\n"
-"  --body-part-id N     CMC bodyPartID (default 1)\n"
-"  --now EPOCH          time base for converting expiry seconds <-> RFC 3339 (default: now)\n"
-"  --lenient            accept what only lenient decoders read back (not needed to encode)\n"
-"  --out FILE           output file (default: standard output)\n"
-"item options (the list shapes of draft-06/siemens-ra take several items; --item starts the\n"
-"next one):\n"
-"  --len N              request: wanted nonce length 8..64\n"
-"  --type OID           reqTypeInfo/respTypeInfo type (current shape) or item type (seed)\n"
-"  --info FILE          reqInfo/respInfo (or the seed 'value'): one DER element with --format\n"
-"                       der, a JSON value with json, a CBOR item with cbor (see --info-kind)\n"
-"  --value FILE         same as --info (the seed shape's name)\n"
-"  --info-kind K        der, json or cbor: the encoding of the --info file, when it differs\n"
-"  --hint TEXT          seed shape: Verifier hint\n"
-"  --vendorext HEX      siemens-ra: vendorextension octets\n"
-"  --nonce HEX          response: the nonce ('' for the empty nonce)\n"
-"  --nonce-len N        response: N random bytes (default 32 when --nonce is not given)\n"
-"  --expiry E           response: seconds, or an RFC 3339 time (seed JSON/CBOR form)\n"
-"\n"
-"examples:\n"
-"  attfresh nonce make --request --len 32 --type 1.2.3.4.5 --format json\n"
-"  attfresh nonce make --request --len 32 --wrap itav --out req.der\n"
-"  attfresh nonce make --response --nonce 0102030405060708 --expiry 600 --format json\n"
-"  attfresh nonce make --request --profile draft-06 --format json --len 8 --type 1.2.3.4.5 \\\n"
-"      --hint https://example.com --item --len 16\n"
-"  attfresh nonce make --response --profile siemens-ra --nonce-len 16 --vendorext 0a0b --wrap cmc\n",
-            profile_names());
+    fprintf(
+        out,
+        "usage: attfresh nonce make --request|--response [OPTIONS] [--item ITEM-OPTIONS]...\n"
+        "\n"
+        "Builds a nonce request or response and writes it encoded (atomically with --out).\n"
+        "\n"
+        "message options:\n"
+        "  --profile P          wire profile: %s\n"
+        "  --format F           der (default), json, cbor\n"
+        "  --wrap W             with der: itav (CMP InfoTypeAndValue) or cmc (CMC "
+        "TaggedAttribute)\n"
+        "  --oid-request OID    override the request infoType / CMC control of the profile\n"
+        "  --oid-response OID   override the response infoType / CMC control of the profile\n"
+        "  --body-part-id N     CMC bodyPartID (default 1)\n"
+        "  --now EPOCH          time base for converting expiry seconds <-> RFC 3339 (default: "
+        "now)\n"
+        "  --lenient            accept what only lenient decoders read back (not needed to "
+        "encode)\n"
+        "  --out FILE           output file (default: standard output)\n"
+        "item options (the list shapes of draft-06/siemens-ra take several items; --item starts "
+        "the\n"
+        "next one):\n"
+        "  --len N              request: wanted nonce length 8..64\n"
+        "  --type OID           reqTypeInfo/respTypeInfo type (current shape) or item type (seed)\n"
+        "  --info FILE          reqInfo/respInfo (or the seed 'value'): one DER element with "
+        "--format\n"
+        "                       der, a JSON value with json, a CBOR item with cbor (see "
+        "--info-kind)\n"
+        "  --value FILE         same as --info (the seed shape's name)\n"
+        "  --info-kind K        der, json or cbor: the encoding of the --info file, when it "
+        "differs\n"
+        "  --hint TEXT          seed shape: Verifier hint\n"
+        "  --vendorext HEX      siemens-ra: vendorextension octets\n"
+        "  --nonce HEX          response: the nonce ('' for the empty nonce)\n"
+        "  --nonce-len N        response: N random bytes (default 32 when --nonce is not given)\n"
+        "  --expiry E           response: seconds, or an RFC 3339 time (seed JSON/CBOR form)\n"
+        "\n"
+        "examples:\n"
+        "  attfresh nonce make --request --len 32 --type 1.2.3.4.5 --format json\n"
+        "  attfresh nonce make --request --len 32 --wrap itav --out req.der\n"
+        "  attfresh nonce make --response --nonce 0102030405060708 --expiry 600 --format json\n"
+        "  attfresh nonce make --request --profile draft-06 --format json --len 8 --type 1.2.3.4.5 "
+        "\\\n"
+        "      --hint https://example.com --item --len 16\n"
+        "  attfresh nonce make --response --profile siemens-ra --nonce-len 16 --vendorext 0a0b "
+        "--wrap cmc\n",
+        profile_names());
 }
 
 typedef struct {
@@ -200,10 +210,10 @@ static int make_item(int argc, char **argv, int *i, const make_opts *mo, af_nonc
     size_t blen = 0;
 
     for (; *i < argc && strcmp(argv[*i], "--item") != 0; (*i)++) {
-        const char *names[] = {"--len", "--type", "--info", "--value", "--info-kind", "--hint",
-                               "--vendorext", "--nonce", "--nonce-len", "--expiry"};
-        const char **dst[] = {&len, &type, &info, &info, &kind, &hint, &vx, &nonce, &nonce_len,
-                              &expiry};
+        const char *names[] = {"--len",  "--type",      "--info",  "--value",     "--info-kind",
+                               "--hint", "--vendorext", "--nonce", "--nonce-len", "--expiry"};
+        const char **dst[] = {&len,  &type, &info,  &info,      &kind,
+                              &hint, &vx,   &nonce, &nonce_len, &expiry};
         size_t k;
 
         for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
@@ -322,10 +332,10 @@ static int cmd_make(int argc, char **argv)
         return af_app_fail("nonce make");
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *names[] = {"--profile", "--format", "--wrap", "--oid-request",
-                               "--oid-response", "--out", "--body-part-id", "--now"};
-        const char **dst[] = {&mo.profile, &mo.format, &mo.wrap, &mo.oid_req, &mo.oid_resp,
-                              &mo.out, NULL, NULL};
+        const char *names[] = {"--profile",      "--format", "--wrap",         "--oid-request",
+                               "--oid-response", "--out",    "--body-part-id", "--now"};
+        const char **dst[] = {&mo.profile,  &mo.format, &mo.wrap, &mo.oid_req,
+                              &mo.oid_resp, &mo.out,    NULL,     NULL};
         size_t k;
 
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -383,8 +393,8 @@ static int cmd_make(int argc, char **argv)
     af_nonce_codec_set_now(codec, mo.now);
     if (!af_nonce_codec_set_body_part_id(codec, mo.bpid))
         goto fail;
-    if ((mo.response ? (void *)(resp = af_nonce_resp_new()) : (void *)(req = af_nonce_req_new()))
-        == NULL)
+    if ((mo.response ? (void *)(resp = af_nonce_resp_new()) : (void *)(req = af_nonce_req_new())) ==
+        NULL)
         goto fail;
     i = 0;
     if (iargc > 0 && strcmp(iargv[0], "--item") == 0)
@@ -420,26 +430,27 @@ done_quiet:
 static void show_help(FILE *out)
 {
     fprintf(out,
-"usage: attfresh nonce show [--request|--response] [OPTIONS] FILE|-\n"
-"\n"
-"Decodes and validates a nonce request (default) or response and prints its fields. Exit 0 when\n"
-"valid; otherwise 1 with one line naming the reason.\n"
-"\n"
-"options:\n"
-"  --profile P          wire profile: %s\n"
-"  --format F           der (default), json, cbor\n"
-"  --wrap W             with der: itav or cmc (the input is wrapped)\n"
-"  --oid-request OID    --oid-response OID   override the profile's OIDs\n"
-"  --lenient            accept what deployed peers send and list what was tolerated\n"
-"  --json               print the fields as JSON for scripts\n"
-"  --now EPOCH          time base for showing expiry seconds <-> times (default: now)\n"
-"\n"
-"examples:\n"
-"  attfresh nonce make --request --len 32 | attfresh nonce show -\n"
-"  attfresh nonce make --response --nonce 0102030405060708 --format json | \\\n"
-"      attfresh nonce show --response --format json --json -\n"
-"  echo '[{\"len\":8,\"type\":\"1.2.3.4.5\",\"hint\":\"https://example.com\"}]' | \\\n"
-"      attfresh nonce show --profile draft-06 --format json -\n",
+            "usage: attfresh nonce show [--request|--response] [OPTIONS] FILE|-\n"
+            "\n"
+            "Decodes and validates a nonce request (default) or response and prints its fields. "
+            "Exit 0 when\n"
+            "valid; otherwise 1 with one line naming the reason.\n"
+            "\n"
+            "options:\n"
+            "  --profile P          wire profile: %s\n"
+            "  --format F           der (default), json, cbor\n"
+            "  --wrap W             with der: itav or cmc (the input is wrapped)\n"
+            "  --oid-request OID    --oid-response OID   override the profile's OIDs\n"
+            "  --lenient            accept what deployed peers send and list what was tolerated\n"
+            "  --json               print the fields as JSON for scripts\n"
+            "  --now EPOCH          time base for showing expiry seconds <-> times (default: now)\n"
+            "\n"
+            "examples:\n"
+            "  attfresh nonce make --request --len 32 | attfresh nonce show -\n"
+            "  attfresh nonce make --response --nonce 0102030405060708 --format json | \\\n"
+            "      attfresh nonce show --response --format json --json -\n"
+            "  echo '[{\"len\":8,\"type\":\"1.2.3.4.5\",\"hint\":\"https://example.com\"}]' | \\\n"
+            "      attfresh nonce show --profile draft-06 --format json -\n",
             profile_names());
 }
 
@@ -482,8 +493,9 @@ static json_t *describe(const AF_NONCE_REQ *req, const AF_NONCE_RESP *resp,
 
     json_object_set_new(root, "message", json_string(req != NULL ? "request" : "response"));
     json_object_set_new(root, "profile", json_string(af_nonce_profile_get0_name(prof)));
-    json_object_set_new(root, "shape", json_string(af_nonce_profile_get_shape(prof)
-                                                           == AF_SHAPE_CURRENT ? "current" : "seed"));
+    json_object_set_new(
+        root, "shape",
+        json_string(af_nonce_profile_get_shape(prof) == AF_SHAPE_CURRENT ? "current" : "seed"));
     json_object_set_new(root, "format", json_string(af_nonce_format_name(f)));
     if (f == AF_NONCE_FMT_CMC)
         json_object_set_new(root, "bodyPartID",
@@ -517,8 +529,8 @@ static json_t *describe(const AF_NONCE_REQ *req, const AF_NONCE_RESP *resp,
             af_nonce_resp_item_get0_nonce(it, &d, &dl);
             put_hex(o, "nonce", d, dl);
             json_object_set_new(o, "nonceLength", json_integer((json_int_t)dl));
-            if (af_nonce_resp_item_get_expiry_kind(it) == AF_NONCE_EXPIRY_SECONDS
-                && af_nonce_resp_item_get_expiry_seconds(it, codec, &s))
+            if (af_nonce_resp_item_get_expiry_kind(it) == AF_NONCE_EXPIRY_SECONDS &&
+                af_nonce_resp_item_get_expiry_seconds(it, codec, &s))
                 json_object_set_new(o, "expirySeconds", json_integer((json_int_t)s));
             if (af_nonce_resp_item_get0_expiry_time(it) != NULL) {
                 json_object_set_new(o, "expiryTime",
@@ -561,11 +573,13 @@ static void print_human(const json_t *d)
            json_string_value(json_object_get(d, "format")));
     if ((t = json_object_get(d, "bodyPartID")) != NULL)
         printf("bodyPartID: %lld\n", (long long)json_integer_value(t));
-    json_array_foreach(json_object_get(d, "items"), i, it) {
+    json_array_foreach(json_object_get(d, "items"), i, it)
+    {
         printf("item %zu:\n", i + 1);
         if (json_object_size(it) == 0)
             printf("  (empty)\n");
-        json_object_foreach(it, k, v) {
+        json_object_foreach(it, k, v)
+        {
             char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 
             if (json_is_string(v))
@@ -596,8 +610,8 @@ static int cmd_show(int argc, char **argv)
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *names[] = {"--profile", "--format", "--wrap", "--oid-request",
-                               "--oid-response", "--now"};
+        const char *names[] = {"--profile",     "--format",       "--wrap",
+                               "--oid-request", "--oid-response", "--now"};
         const char **dst[] = {&profile, &format, &wrap, &oid_req, &oid_resp, NULL};
         size_t k;
 
@@ -693,8 +707,8 @@ int af_cmd_nonce(int argc, char **argv)
         nonce_help(stderr);
         return AF_EXIT_USAGE;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
-        || strcmp(argv[1], "help") == 0) {
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
         nonce_help(stdout);
         return AF_EXIT_OK;
     }

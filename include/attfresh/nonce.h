@@ -17,10 +17,10 @@
  *     vendorext     (not allowed)           vendorextension   (not allowed)       vendorextension
  *     nonce         -                       -                 nonce               nonce
  *     expiry        -                       -                 expiry seconds      DER: seconds,
- *                                                                                 JSON/CBOR: RFC 3339
- *   The empty current request `30 00` / `{}` is one item with nothing set.
- *   `vendorextension` is part of the `siemens-ra` profile; other seed profiles accept it only in
- *   lenient mode. Seed `value` (the "optional payload" proposal) is accepted only in lenient mode.
+ *                                                                                 JSON/CBOR: RFC
+ * 3339 The empty current request `30 00` / `{}` is one item with nothing set. `vendorextension` is
+ * part of the `siemens-ra` profile; other seed profiles accept it only in lenient mode. Seed
+ * `value` (the "optional payload" proposal) is accepted only in lenient mode.
  *
  * OPAQUE "ANY" VALUES (info)
  *   info is kept byte-exact in the encoding it came from, with a kind:
@@ -133,13 +133,14 @@ const char *af_nonce_format_name(af_nonce_format fmt);
 
 /* What a lenient decode accepted that strict mode rejects (bits of af_nonce_codec_get_tolerated) */
 #define AF_NONCE_TOL_ITAV_ABSENT_VALUE (1u << 0) /* CMP ITAV without infoValue: empty request */
-#define AF_NONCE_TOL_BASE64_FORM (1u << 1)       /* nonce/vendorext in the other base64 alphabet
-                                                  * or padding than the shape's form */
-#define AF_NONCE_TOL_UNKNOWN_MEMBER (1u << 2)    /* unknown JSON/CBOR member ignored */
-#define AF_NONCE_TOL_VALUE (1u << 3)             /* seed `value` payload */
-#define AF_NONCE_TOL_VENDOREXT (1u << 4)         /* vendorextension outside siemens-ra */
-#define AF_NONCE_TOL_EXPIRY_FORM (1u << 5)       /* seed JSON/CBOR expiry as seconds, not RFC 3339 */
-#define AF_NONCE_TOL_MISMATCH_LEN (1u << 6)      /* reserved: response length differs from len */
+#define AF_NONCE_TOL_BASE64_FORM                                                                   \
+    (1u << 1)                                 /* nonce/vendorext in the other base64 alphabet      \
+                                               * or padding than the shape's form */
+#define AF_NONCE_TOL_UNKNOWN_MEMBER (1u << 2) /* unknown JSON/CBOR member ignored */
+#define AF_NONCE_TOL_VALUE (1u << 3)          /* seed `value` payload */
+#define AF_NONCE_TOL_VENDOREXT (1u << 4)      /* vendorextension outside siemens-ra */
+#define AF_NONCE_TOL_EXPIRY_FORM (1u << 5)    /* seed JSON/CBOR expiry as seconds, not RFC 3339 */
+#define AF_NONCE_TOL_MISMATCH_LEN (1u << 6)   /* reserved: response length differs from len */
 
 /* Codec options (input) and results of the last decode (output). Defaults: strict, time base =
  * the clock at the call, CMC bodyPartID 1. A NULL codec means all defaults. */
@@ -159,7 +160,8 @@ unsigned int af_nonce_codec_get_tolerated(const AF_NONCE_CODEC *codec);
 /* Short text of one AF_NONCE_TOL_* bit, e.g. "absent CMP infoValue read as empty request" */
 const char *af_nonce_tolerated_text(unsigned int bit);
 
-/* ---- opaque values ----------------------------------------------------------------------------- */
+/* ---- opaque values -----------------------------------------------------------------------------
+ */
 
 #define AF_NONCE_ANY_DER 1
 #define AF_NONCE_ANY_JSON 2
@@ -170,7 +172,8 @@ const char *af_nonce_tolerated_text(unsigned int bit);
 int af_nonce_any_convert(int from_kind, const unsigned char *in, size_t inlen, int to_kind,
                          unsigned char **out, size_t *outlen);
 
-/* ---- requests ---------------------------------------------------------------------------------- */
+/* ---- requests ----------------------------------------------------------------------------------
+ */
 
 /* A new request has no items; the current shape needs exactly one (add one even for `30 00`). */
 AF_NONCE_REQ *af_nonce_req_new(void);
@@ -208,9 +211,8 @@ int af_nonce_req_check(const AF_NONCE_REQ *req, const AF_NONCE_PROFILE *prof,
                        const AF_NONCE_CODEC *codec);
 
 /* Encodes to a new buffer *out (OPENSSL_free). Deterministic: same model, same bytes. */
-int af_nonce_req_encode(const AF_NONCE_REQ *req, const AF_NONCE_PROFILE *prof,
-                        af_nonce_format fmt, const AF_NONCE_CODEC *codec, unsigned char **out,
-                        size_t *outlen);
+int af_nonce_req_encode(const AF_NONCE_REQ *req, const AF_NONCE_PROFILE *prof, af_nonce_format fmt,
+                        const AF_NONCE_CODEC *codec, unsigned char **out, size_t *outlen);
 /* Decodes and validates in[0..inlen) as the profile's shape; *out receives a new request. codec
  * may be NULL (strict); its results (tolerated bits, bodyPartID) are updated. */
 int af_nonce_req_decode(AF_NONCE_REQ **out, const AF_NONCE_PROFILE *prof, af_nonce_format fmt,
@@ -219,10 +221,11 @@ int af_nonce_req_decode(AF_NONCE_REQ **out, const AF_NONCE_PROFILE *prof, af_non
  * checks the infoType; an absent infoValue is an empty request in lenient mode. */
 OSSL_CMP_ITAV *af_nonce_req_to_itav(const AF_NONCE_REQ *req, const AF_NONCE_PROFILE *prof,
                                     const AF_NONCE_CODEC *codec);
-int af_nonce_req_from_itav(AF_NONCE_REQ **out, const AF_NONCE_PROFILE *prof,
-                           AF_NONCE_CODEC *codec, const OSSL_CMP_ITAV *itav);
+int af_nonce_req_from_itav(AF_NONCE_REQ **out, const AF_NONCE_PROFILE *prof, AF_NONCE_CODEC *codec,
+                           const OSSL_CMP_ITAV *itav);
 
-/* ---- responses --------------------------------------------------------------------------------- */
+/* ---- responses ---------------------------------------------------------------------------------
+ */
 
 AF_NONCE_RESP *af_nonce_resp_new(void);
 void af_nonce_resp_free(AF_NONCE_RESP *resp);
@@ -233,8 +236,7 @@ AF_NONCE_RESP_ITEM *af_nonce_resp_add0_item(AF_NONCE_RESP *resp);
 
 /* nonce: len 0 (empty: no freshness proof needed) or 8..64 bytes (AF_R_NONCE_BAD_NONCE).
  * A new item has the empty nonce. */
-int af_nonce_resp_item_set1_nonce(AF_NONCE_RESP_ITEM *item, const unsigned char *nonce,
-                                  size_t len);
+int af_nonce_resp_item_set1_nonce(AF_NONCE_RESP_ITEM *item, const unsigned char *nonce, size_t len);
 void af_nonce_resp_item_get0_nonce(const AF_NONCE_RESP_ITEM *item, const unsigned char **nonce,
                                    size_t *len);
 /* Fills the nonce with len fresh random bytes (8..64) from rand when given (e.g. the provider's
@@ -262,8 +264,8 @@ int af_nonce_resp_item_set_expiry_epoch(AF_NONCE_RESP_ITEM *item, int64_t epoch)
 int af_nonce_resp_item_get_expiry_seconds(const AF_NONCE_RESP_ITEM *item,
                                           const AF_NONCE_CODEC *codec, int64_t *seconds);
 /* Absolute form as epoch seconds (now + seconds for a SECONDS expiry); 0 when absent. */
-int af_nonce_resp_item_get_expiry_epoch(const AF_NONCE_RESP_ITEM *item,
-                                        const AF_NONCE_CODEC *codec, int64_t *epoch);
+int af_nonce_resp_item_get_expiry_epoch(const AF_NONCE_RESP_ITEM *item, const AF_NONCE_CODEC *codec,
+                                        int64_t *epoch);
 /* The RFC 3339 text of a TIME expiry, NULL otherwise. */
 const char *af_nonce_resp_item_get0_expiry_time(const AF_NONCE_RESP_ITEM *item);
 

@@ -70,11 +70,12 @@ static cbor_item_t *json_to_cbor_item(const json_t *v)
 
         if ((c = cbor_new_definite_map(json_object_size(v))) == NULL)
             return NULL;
-        json_object_foreach((json_t *)v, k, m) {
+        json_object_foreach((json_t *)v, k, m)
+        {
             cbor_item_t *kk = cbor_build_stringn(k, strlen(k)), *vv = json_to_cbor_item(m);
 
-            if (kk == NULL || vv == NULL
-                || !cbor_map_add(c, (struct cbor_pair){.key = kk, .value = vv})) {
+            if (kk == NULL || vv == NULL ||
+                !cbor_map_add(c, (struct cbor_pair){.key = kk, .value = vv})) {
                 if (kk != NULL)
                     cbor_decref(&kk);
                 if (vv != NULL)
@@ -177,8 +178,8 @@ static json_t *cbor_to_json_item(const cbor_item_t *c)
 
         if (!cbor_bytestring_is_definite(c))
             break;
-        if ((s = af_b64_encode(cbor_bytestring_handle(c), cbor_bytestring_length(c), AF_B64_URL))
-            == NULL)
+        if ((s = af_b64_encode(cbor_bytestring_handle(c), cbor_bytestring_length(c), AF_B64_URL)) ==
+            NULL)
             return NULL;
         j = json_string(s);
         OPENSSL_free(s);
@@ -263,7 +264,8 @@ int af_any_cbor_to_json(const unsigned char *in, size_t len, unsigned char **out
     s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(v);
     if (s == NULL) {
-        AF_ERR(AF_R_NONCE_BAD_TYPE, "opaque CBOR value has no JSON form (a float that is not finite)");
+        AF_ERR(AF_R_NONCE_BAD_TYPE,
+               "opaque CBOR value has no JSON form (a float that is not finite)");
         return 0;
     }
     ok = from_libc((unsigned char *)s, strlen(s), out, outlen);
@@ -357,8 +359,8 @@ static int cbor_to_der(const unsigned char *in, size_t len, unsigned char **out,
         AF_ERR(AF_R_NONCE_DECODE, "opaque CBOR value does not parse");
         return 0;
     }
-    if (cbor_isa_bytestring(c) && cbor_bytestring_is_definite(c)
-        && af_der_is_one(cbor_bytestring_handle(c), cbor_bytestring_length(c))) {
+    if (cbor_isa_bytestring(c) && cbor_bytestring_is_definite(c) &&
+        af_der_is_one(cbor_bytestring_handle(c), cbor_bytestring_length(c))) {
         *out = OPENSSL_memdup(cbor_bytestring_handle(c), cbor_bytestring_length(c));
         *outlen = cbor_bytestring_length(c);
         done = *out != NULL ? 1 : -1;

@@ -21,7 +21,8 @@ char *af_b64_encode(const unsigned char *in, size_t len, int form)
         return NULL;
     }
     for (i = 0; i + 2 < len; i += 3) {
-        unsigned long v = ((unsigned long)in[i] << 16) | ((unsigned long)in[i + 1] << 8) | in[i + 2];
+        unsigned long v =
+            ((unsigned long)in[i] << 16) | ((unsigned long)in[i + 1] << 8) | in[i + 2];
 
         out[o++] = a[(v >> 18) & 63];
         out[o++] = a[(v >> 12) & 63];
@@ -109,9 +110,9 @@ int af_b64_decode(const char *text, size_t tlen, int want, unsigned char **out, 
     if (other_form != NULL) {
         int url = (want & AF_B64_URL) != 0;
 
-        *other_form = (url && (alpha & 1)) || (!url && (alpha & 2))
-                      || (!(want & AF_B64_PAD) && pad > 0)
-                      || ((want & AF_B64_PAD) && n % 4 != 0 && pad == 0);
+        *other_form = (url && (alpha & 1)) || (!url && (alpha & 2)) ||
+                      (!(want & AF_B64_PAD) && pad > 0) ||
+                      ((want & AF_B64_PAD) && n % 4 != 0 && pad == 0);
     }
     *out = buf;
     *outlen = o;

@@ -18,8 +18,8 @@ typedef struct {
     size_t left[AF_NONCE_MAX_DEPTH + 1]; /* items still expected at each open level */
     int sp;
     int done;
-    int reason;        /* first problem, 0 = none */
-    size_t avail;      /* bytes left in the input at the current head */
+    int reason;   /* first problem, 0 = none */
+    size_t avail; /* bytes left in the input at the current head */
 } scan_st;
 
 static void scan_leaf(scan_st *s)
@@ -212,8 +212,10 @@ static int tree_check(const cbor_item_t *item)
         uint64_t v = cbor_get_int(item);
         cbor_int_width w = cbor_int_get_width(item), need;
 
-        need = v <= 0xff ? CBOR_INT_8 : v <= 0xffff ? CBOR_INT_16 : v <= 0xffffffffu ? CBOR_INT_32
-                                                                                     : CBOR_INT_64;
+        need = v <= 0xff          ? CBOR_INT_8
+               : v <= 0xffff      ? CBOR_INT_16
+               : v <= 0xffffffffu ? CBOR_INT_32
+                                  : CBOR_INT_64;
         if (w != need) {
             AF_ERR(AF_R_NONCE_NONCANONICAL, "CBOR integer %llu not in its shortest form",
                    (unsigned long long)v);
@@ -360,8 +362,8 @@ static int uint_of(const cbor_item_t *v, const char *what, int neg_reason, uint6
     return 1;
 }
 
-static int bytes_of(const cbor_item_t *v, const char *what, int reason,
-                    const unsigned char **data, size_t *len)
+static int bytes_of(const cbor_item_t *v, const char *what, int reason, const unsigned char **data,
+                    size_t *len)
 {
     if (!cbor_isa_bytestring(v) || !cbor_bytestring_is_definite(v)) {
         AF_ERR(reason, "%s is not a byte string", what);
@@ -472,9 +474,9 @@ static int get_vx(const cbor_item_t *v, af_octets *vx, const AF_NONCE_PROFILE *p
     const unsigned char *d;
     size_t n;
 
-    if (!prof->def->vendor_extension
-        && !af_nonce_tolerate(codec, AF_NONCE_TOL_VENDOREXT, AF_R_NONCE_UNKNOWN,
-                              "vendorextension outside the siemens-ra profile"))
+    if (!prof->def->vendor_extension &&
+        !af_nonce_tolerate(codec, AF_NONCE_TOL_VENDOREXT, AF_R_NONCE_UNKNOWN,
+                           "vendorextension outside the siemens-ra profile"))
         return 0;
     return bytes_of(v, "vendorextension", AF_R_NONCE_BAD_TYPE, &d, &n) && af_octets_set(vx, d, n);
 }
@@ -484,12 +486,11 @@ static int get_nonce(const cbor_item_t *v, AF_NONCE_RESP_ITEM *it)
     const unsigned char *d;
     size_t n;
 
-    return bytes_of(v, "nonce", AF_R_NONCE_BAD_NONCE, &d, &n)
-           && af_nonce_resp_item_set1_nonce(it, d, n);
+    return bytes_of(v, "nonce", AF_R_NONCE_BAD_NONCE, &d, &n) &&
+           af_nonce_resp_item_set1_nonce(it, d, n);
 }
 
-static int get_expiry(const cbor_item_t *v, AF_NONCE_RESP_ITEM *it, int seed,
-                      AF_NONCE_CODEC *codec)
+static int get_expiry(const cbor_item_t *v, AF_NONCE_RESP_ITEM *it, int seed, AF_NONCE_CODEC *codec)
 {
     uint64_t n;
     char *s;
@@ -502,9 +503,9 @@ static int get_expiry(const cbor_item_t *v, AF_NONCE_RESP_ITEM *it, int seed,
         OPENSSL_free(s);
         return ok;
     }
-    if (seed && (cbor_isa_uint(v) || cbor_isa_negint(v))
-        && !af_nonce_tolerate(codec, AF_NONCE_TOL_EXPIRY_FORM, AF_R_NONCE_EXPIRY,
-                              "expiry in seconds (the seed form has an RFC 3339 time)"))
+    if (seed && (cbor_isa_uint(v) || cbor_isa_negint(v)) &&
+        !af_nonce_tolerate(codec, AF_NONCE_TOL_EXPIRY_FORM, AF_R_NONCE_EXPIRY,
+                           "expiry in seconds (the seed form has an RFC 3339 time)"))
         return 0;
     if (!uint_of(v, "expiry", AF_R_NONCE_EXPIRY, &n))
         return 0;
@@ -544,8 +545,8 @@ enum { S_LEN, S_TYPE, S_VALUE, S_HINT, S_VX, S__N };
 static const char *const seed_req_keys[] = {"len", "type", "value", "hint", "vendorextension",
                                             NULL};
 enum { Q_NONCE, Q_EXPIRY, Q_TYPE, Q_HINT, Q_VX, Q__N };
-static const char *const seed_resp_keys[] = {"nonce", "expiry", "type", "hint", "vendorextension",
-                                             NULL};
+static const char *const seed_resp_keys[] = {"nonce", "expiry",          "type",
+                                             "hint",  "vendorextension", NULL};
 
 static int typeinfo(const cbor_item_t *ti, const char *name, const char *const *keys, char **type,
                     af_any *info, AF_NONCE_CODEC *codec)
@@ -570,12 +571,12 @@ static int req_decode(const cbor_item_t *root, AF_NONCE_REQ *req, const AF_NONCE
         const cbor_item_t *v[R__N];
         AF_NONCE_REQ_ITEM *it;
 
-        if (!members(root, cur_req_keys, v, codec, "the nonce request")
-            || (it = af_nonce_req_add0_item(req)) == NULL)
+        if (!members(root, cur_req_keys, v, codec, "the nonce request") ||
+            (it = af_nonce_req_add0_item(req)) == NULL)
             return 0;
-        return (v[R_LEN] == NULL || get_len(v[R_LEN], &it->len))
-               && (v[R_TI] == NULL
-                   || typeinfo(v[R_TI], "reqTypeInfo", req_ti_keys, &it->type, &it->info, codec));
+        return (v[R_LEN] == NULL || get_len(v[R_LEN], &it->len)) &&
+               (v[R_TI] == NULL ||
+                typeinfo(v[R_TI], "reqTypeInfo", req_ti_keys, &it->type, &it->info, codec));
     }
     if (!want_list(root, "nonce request"))
         return 0;
@@ -583,17 +584,17 @@ static int req_decode(const cbor_item_t *root, AF_NONCE_REQ *req, const AF_NONCE
         const cbor_item_t *v[S__N];
         AF_NONCE_REQ_ITEM *it;
 
-        if (!members(cbor_array_handle(root)[i], seed_req_keys, v, codec, "an item")
-            || (it = af_nonce_req_add0_item(req)) == NULL)
+        if (!members(cbor_array_handle(root)[i], seed_req_keys, v, codec, "an item") ||
+            (it = af_nonce_req_add0_item(req)) == NULL)
             return 0;
-        if ((v[S_LEN] != NULL && !get_len(v[S_LEN], &it->len))
-            || (v[S_TYPE] != NULL && !get_type(v[S_TYPE], &it->type))
-            || (v[S_VALUE] != NULL
-                && (!af_nonce_tolerate(codec, AF_NONCE_TOL_VALUE, AF_R_NONCE_UNKNOWN,
-                                       "seed 'value' payload")
-                    || !get_any(v[S_VALUE], &it->info)))
-            || (v[S_HINT] != NULL && !get_hint(v[S_HINT], &it->hint))
-            || (v[S_VX] != NULL && !get_vx(v[S_VX], &it->vx, prof, codec)))
+        if ((v[S_LEN] != NULL && !get_len(v[S_LEN], &it->len)) ||
+            (v[S_TYPE] != NULL && !get_type(v[S_TYPE], &it->type)) ||
+            (v[S_VALUE] != NULL &&
+             (!af_nonce_tolerate(codec, AF_NONCE_TOL_VALUE, AF_R_NONCE_UNKNOWN,
+                                 "seed 'value' payload") ||
+              !get_any(v[S_VALUE], &it->info))) ||
+            (v[S_HINT] != NULL && !get_hint(v[S_HINT], &it->hint)) ||
+            (v[S_VX] != NULL && !get_vx(v[S_VX], &it->vx, prof, codec)))
             return 0;
     }
     return 1;
@@ -608,18 +609,17 @@ static int resp_decode(const cbor_item_t *root, AF_NONCE_RESP *resp, const AF_NO
         const cbor_item_t *v[P__N];
         AF_NONCE_RESP_ITEM *it;
 
-        if (!members(root, cur_resp_keys, v, codec, "the nonce response")
-            || (it = af_nonce_resp_add0_item(resp)) == NULL)
+        if (!members(root, cur_resp_keys, v, codec, "the nonce response") ||
+            (it = af_nonce_resp_add0_item(resp)) == NULL)
             return 0;
         if (v[P_NONCE] == NULL) {
             AF_ERR(AF_R_NONCE_MISSING, "nonce response without nonce");
             return 0;
         }
-        return get_nonce(v[P_NONCE], it)
-               && (v[P_EXPIRY] == NULL || get_expiry(v[P_EXPIRY], it, 0, codec))
-               && (v[P_TI] == NULL
-                   || typeinfo(v[P_TI], "respTypeInfo", resp_ti_keys, &it->type, &it->info,
-                               codec));
+        return get_nonce(v[P_NONCE], it) &&
+               (v[P_EXPIRY] == NULL || get_expiry(v[P_EXPIRY], it, 0, codec)) &&
+               (v[P_TI] == NULL ||
+                typeinfo(v[P_TI], "respTypeInfo", resp_ti_keys, &it->type, &it->info, codec));
     }
     if (!want_list(root, "nonce response"))
         return 0;
@@ -627,18 +627,18 @@ static int resp_decode(const cbor_item_t *root, AF_NONCE_RESP *resp, const AF_NO
         const cbor_item_t *v[Q__N];
         AF_NONCE_RESP_ITEM *it;
 
-        if (!members(cbor_array_handle(root)[i], seed_resp_keys, v, codec, "an item")
-            || (it = af_nonce_resp_add0_item(resp)) == NULL)
+        if (!members(cbor_array_handle(root)[i], seed_resp_keys, v, codec, "an item") ||
+            (it = af_nonce_resp_add0_item(resp)) == NULL)
             return 0;
         if (v[Q_NONCE] == NULL) {
             AF_ERR(AF_R_NONCE_MISSING, "response item %zu without nonce", i);
             return 0;
         }
-        if (!get_nonce(v[Q_NONCE], it)
-            || (v[Q_EXPIRY] != NULL && !get_expiry(v[Q_EXPIRY], it, 1, codec))
-            || (v[Q_TYPE] != NULL && !get_type(v[Q_TYPE], &it->type))
-            || (v[Q_HINT] != NULL && !get_hint(v[Q_HINT], &it->hint))
-            || (v[Q_VX] != NULL && !get_vx(v[Q_VX], &it->vx, prof, codec)))
+        if (!get_nonce(v[Q_NONCE], it) ||
+            (v[Q_EXPIRY] != NULL && !get_expiry(v[Q_EXPIRY], it, 1, codec)) ||
+            (v[Q_TYPE] != NULL && !get_type(v[Q_TYPE], &it->type)) ||
+            (v[Q_HINT] != NULL && !get_hint(v[Q_HINT], &it->hint)) ||
+            (v[Q_VX] != NULL && !get_vx(v[Q_VX], &it->vx, prof, codec)))
             return 0;
     }
     return 1;
@@ -745,7 +745,8 @@ static cbor_item_t *typeinfo_build(const char *type, const char *info_name, cons
 
     if (m == NULL)
         return NULL;
-    if (!put(m, "type", build_text(type)) || (info->kind != 0 && !put(m, info_name, build_any(info)))) {
+    if (!put(m, "type", build_text(type)) ||
+        (info->kind != 0 && !put(m, info_name, build_any(info)))) {
         cbor_decref(&m);
         return NULL;
     }
@@ -772,8 +773,8 @@ static size_t count_req(const AF_NONCE_REQ_ITEM *it, int seed)
 {
     if (!seed)
         return (it->len != 0) + (it->type != NULL);
-    return (it->len != 0) + (it->type != NULL) + (it->info.kind != 0) + (it->hint != NULL)
-           + it->vx.present;
+    return (it->len != 0) + (it->type != NULL) + (it->info.kind != 0) + (it->hint != NULL) +
+           it->vx.present;
 }
 
 int af_nonce_cbor_req_encode(const AF_NONCE_REQ *req, const AF_NONCE_PROFILE *prof,
@@ -788,9 +789,9 @@ int af_nonce_cbor_req_encode(const AF_NONCE_REQ *req, const AF_NONCE_PROFILE *pr
 
         if ((root = cbor_new_definite_map(count_req(it, 0))) == NULL)
             return put(NULL, "root", NULL);
-        if ((it->len != 0 && !put(root, "len", build_uint((uint64_t)it->len)))
-            || (it->type != NULL
-                && !put(root, "reqTypeInfo", typeinfo_build(it->type, "reqInfo", &it->info)))) {
+        if ((it->len != 0 && !put(root, "len", build_uint((uint64_t)it->len))) ||
+            (it->type != NULL &&
+             !put(root, "reqTypeInfo", typeinfo_build(it->type, "reqInfo", &it->info)))) {
             cbor_decref(&root);
             return 0;
         }
@@ -810,12 +811,12 @@ int af_nonce_cbor_req_encode(const AF_NONCE_REQ *req, const AF_NONCE_PROFILE *pr
         }
         cbor_decref(&m); /* the array holds it now */
         m = cbor_array_handle(root)[i];
-        if ((it->len != 0 && !put(m, "len", build_uint((uint64_t)it->len)))
-            || (it->type != NULL && !put(m, "type", build_text(it->type)))
-            || (it->info.kind != 0 && !put(m, "value", build_any(&it->info)))
-            || (it->hint != NULL && !put(m, "hint", build_text(it->hint)))
-            || (it->vx.present
-                && !put(m, "vendorextension", cbor_build_bytestring(it->vx.data, it->vx.len)))) {
+        if ((it->len != 0 && !put(m, "len", build_uint((uint64_t)it->len))) ||
+            (it->type != NULL && !put(m, "type", build_text(it->type))) ||
+            (it->info.kind != 0 && !put(m, "value", build_any(&it->info))) ||
+            (it->hint != NULL && !put(m, "hint", build_text(it->hint))) ||
+            (it->vx.present &&
+             !put(m, "vendorextension", cbor_build_bytestring(it->vx.data, it->vx.len)))) {
             cbor_decref(&root);
             return 0;
         }
@@ -852,10 +853,10 @@ int af_nonce_cbor_resp_encode(const AF_NONCE_RESP *resp, const AF_NONCE_PROFILE 
 
         if ((root = cbor_new_definite_map(1 + (size_t)has_exp + (it->type != NULL))) == NULL)
             return put(NULL, "root", NULL);
-        if (!put(root, "nonce", cbor_build_bytestring(it->nonce, it->nonce_len))
-            || (has_exp && !put(root, "expiry", build_uint((uint64_t)secs)))
-            || (it->type != NULL
-                && !put(root, "respTypeInfo", typeinfo_build(it->type, "respInfo", &it->info)))) {
+        if (!put(root, "nonce", cbor_build_bytestring(it->nonce, it->nonce_len)) ||
+            (has_exp && !put(root, "expiry", build_uint((uint64_t)secs))) ||
+            (it->type != NULL &&
+             !put(root, "respTypeInfo", typeinfo_build(it->type, "respInfo", &it->info)))) {
             cbor_decref(&root);
             return 0;
         }
@@ -865,8 +866,8 @@ int af_nonce_cbor_resp_encode(const AF_NONCE_RESP *resp, const AF_NONCE_PROFILE 
         return put(NULL, "root", NULL);
     for (i = 0; i < resp->n; i++) {
         const AF_NONCE_RESP_ITEM *it = resp->items[i];
-        size_t n = 1 + (it->expiry_kind != AF_NONCE_EXPIRY_NONE) + (it->type != NULL)
-                   + (it->hint != NULL) + it->vx.present;
+        size_t n = 1 + (it->expiry_kind != AF_NONCE_EXPIRY_NONE) + (it->type != NULL) +
+                   (it->hint != NULL) + it->vx.present;
         cbor_item_t *m = cbor_new_definite_map(n);
 
         if (m == NULL || !cbor_array_push(root, m)) {
@@ -877,13 +878,13 @@ int af_nonce_cbor_resp_encode(const AF_NONCE_RESP *resp, const AF_NONCE_PROFILE 
         }
         cbor_decref(&m);
         m = cbor_array_handle(root)[i];
-        if (!put(m, "nonce", cbor_build_bytestring(it->nonce, it->nonce_len))
-            || (it->expiry_kind != AF_NONCE_EXPIRY_NONE
-                && !put(m, "expiry", expiry_time_build(it, codec)))
-            || (it->type != NULL && !put(m, "type", build_text(it->type)))
-            || (it->hint != NULL && !put(m, "hint", build_text(it->hint)))
-            || (it->vx.present
-                && !put(m, "vendorextension", cbor_build_bytestring(it->vx.data, it->vx.len)))) {
+        if (!put(m, "nonce", cbor_build_bytestring(it->nonce, it->nonce_len)) ||
+            (it->expiry_kind != AF_NONCE_EXPIRY_NONE &&
+             !put(m, "expiry", expiry_time_build(it, codec))) ||
+            (it->type != NULL && !put(m, "type", build_text(it->type))) ||
+            (it->hint != NULL && !put(m, "hint", build_text(it->hint))) ||
+            (it->vx.present &&
+             !put(m, "vendorextension", cbor_build_bytestring(it->vx.data, it->vx.len)))) {
             cbor_decref(&root);
             return 0;
         }

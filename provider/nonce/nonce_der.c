@@ -29,7 +29,7 @@ typedef struct {
 ASN1_SEQUENCE(AF_TYPEINFO) = {
     ASN1_SIMPLE(AF_TYPEINFO, type, ASN1_OBJECT),
     ASN1_OPT(AF_TYPEINFO, info, ASN1_ANY),
-} static_ASN1_SEQUENCE_END(AF_TYPEINFO)
+} static_ASN1_SEQUENCE_END(AF_TYPEINFO);
 
 typedef struct {
     ASN1_INTEGER *len;
@@ -39,7 +39,7 @@ typedef struct {
 ASN1_SEQUENCE(AF_CUR_REQ) = {
     ASN1_OPT(AF_CUR_REQ, len, ASN1_INTEGER),
     ASN1_OPT(AF_CUR_REQ, ti, AF_TYPEINFO),
-} static_ASN1_SEQUENCE_END(AF_CUR_REQ)
+} static_ASN1_SEQUENCE_END(AF_CUR_REQ);
 
 typedef struct {
     ASN1_OCTET_STRING *nonce;
@@ -51,7 +51,7 @@ ASN1_SEQUENCE(AF_CUR_RESP) = {
     ASN1_SIMPLE(AF_CUR_RESP, nonce, ASN1_OCTET_STRING),
     ASN1_OPT(AF_CUR_RESP, expiry, ASN1_INTEGER),
     ASN1_OPT(AF_CUR_RESP, ti, AF_TYPEINFO),
-} static_ASN1_SEQUENCE_END(AF_CUR_RESP)
+} static_ASN1_SEQUENCE_END(AF_CUR_RESP);
 
 /* CMP InfoTypeAndValue (RFC 9810) with the value as ANY: OpenSSL 3.0 has no public i2d/d2i for
  * OSSL_CMP_ITAV, and we need the bytes. */
@@ -63,22 +63,23 @@ typedef struct {
 ASN1_SEQUENCE(AF_ITAV) = {
     ASN1_SIMPLE(AF_ITAV, type, ASN1_OBJECT),
     ASN1_OPT(AF_ITAV, value, ASN1_ANY),
-} static_ASN1_SEQUENCE_END(AF_ITAV)
+} static_ASN1_SEQUENCE_END(AF_ITAV);
 
 /* CMC TaggedAttribute (RFC 5272 3.2.1.1) */
 typedef struct {
     ASN1_INTEGER *body_part_id;
     ASN1_OBJECT *type;
-    STACK_OF(ASN1_TYPE) *values;
+    STACK_OF(ASN1_TYPE) * values;
 } AF_TAGGED_ATTR;
 
 ASN1_SEQUENCE(AF_TAGGED_ATTR) = {
     ASN1_SIMPLE(AF_TAGGED_ATTR, body_part_id, ASN1_INTEGER),
     ASN1_SIMPLE(AF_TAGGED_ATTR, type, ASN1_OBJECT),
     ASN1_SET_OF(AF_TAGGED_ATTR, values, ASN1_ANY),
-} static_ASN1_SEQUENCE_END(AF_TAGGED_ATTR)
+} static_ASN1_SEQUENCE_END(AF_TAGGED_ATTR);
 
-/* ---- strict DER walk -------------------------------------------------------------------------- */
+/* ---- strict DER walk --------------------------------------------------------------------------
+ */
 
 static int walk(const unsigned char *in, size_t len, size_t *used, int depth)
 {
@@ -177,8 +178,8 @@ static int walk(const unsigned char *in, size_t len, size_t *used, int depth)
                 AF_ERR(AF_R_NONCE_DECODE, "empty INTEGER");
                 return 0;
             }
-            if (clen > 1 && ((in[p] == 0x00 && !(in[p + 1] & 0x80))
-                             || (in[p] == 0xff && (in[p + 1] & 0x80)))) {
+            if (clen > 1 &&
+                ((in[p] == 0x00 && !(in[p + 1] & 0x80)) || (in[p] == 0xff && (in[p + 1] & 0x80)))) {
                 AF_ERR(AF_R_NONCE_NOT_DER, "INTEGER with non-minimal (padded) encoding");
                 return 0;
             }
@@ -269,8 +270,8 @@ static void *der_item_decode(const ASN1_ITEM *it, const unsigned char *in, size_
     return v;
 }
 
-static int der_item_encode(const ASN1_ITEM *it, const void *v, unsigned char **out,
-                           size_t *outlen, const char *what)
+static int der_item_encode(const ASN1_ITEM *it, const void *v, unsigned char **out, size_t *outlen,
+                           const char *what)
 {
     unsigned char *buf = NULL;
     int n = ASN1_item_i2d((const ASN1_VALUE *)v, &buf, it);
@@ -440,7 +441,7 @@ static ASN1_TYPE *string_type(int type, const unsigned char *data, size_t len)
     return t;
 }
 
-static int push_type(STACK_OF(ASN1_TYPE) *sk, ASN1_TYPE *t)
+static int push_type(STACK_OF(ASN1_TYPE) * sk, ASN1_TYPE *t)
 {
     if (t == NULL)
         return 0;
@@ -519,8 +520,8 @@ static AF_TYPEINFO *typeinfo_new(const char *type, const af_any *info)
         return NULL;
     }
     ASN1_OBJECT_free(ti->type);
-    if ((ti->type = oid_obj(type)) == NULL
-        || (info->kind != 0 && (ti->info = any_to_type(info)) == NULL)) {
+    if ((ti->type = oid_obj(type)) == NULL ||
+        (info->kind != 0 && (ti->info = any_to_type(info)) == NULL)) {
         ASN1_item_free((ASN1_VALUE *)ti, ASN1_ITEM_rptr(AF_TYPEINFO));
         return NULL;
     }
@@ -585,7 +586,8 @@ static int cur_resp_encode(const AF_NONCE_RESP_ITEM *it, const AF_NONCE_CODEC *c
         AF_ERR(AF_R_MALLOC, "nonce");
         goto done;
     }
-    if (af_nonce_resp_item_get_expiry_seconds(it, codec, &secs) && (r->expiry = int_new(secs)) == NULL)
+    if (af_nonce_resp_item_get_expiry_seconds(it, codec, &secs) &&
+        (r->expiry = int_new(secs)) == NULL)
         goto done;
     if (it->type != NULL && (r->ti = typeinfo_new(it->type, &it->info)) == NULL)
         goto done;
@@ -599,15 +601,15 @@ done:
 
 /* Splits the optional tail of a seed item (see the file comment). i: first unread field; *j gets
  * the end of what is left for `value`. */
-static int seed_tail(STACK_OF(ASN1_TYPE) *f, int i, int *j, char **hint, af_octets *vx,
+static int seed_tail(STACK_OF(ASN1_TYPE) * f, int i, int *j, char **hint, af_octets *vx,
                      const AF_NONCE_PROFILE *prof, AF_NONCE_CODEC *codec)
 {
     int k = sk_ASN1_TYPE_num(f);
 
     if (k > i && sk_ASN1_TYPE_value(f, k - 1)->type == V_ASN1_OCTET_STRING) {
-        if (!prof->def->vendor_extension
-            && !af_nonce_tolerate(codec, AF_NONCE_TOL_VENDOREXT, AF_R_NONCE_UNKNOWN,
-                                  "vendorextension outside the siemens-ra profile"))
+        if (!prof->def->vendor_extension &&
+            !af_nonce_tolerate(codec, AF_NONCE_TOL_VENDOREXT, AF_R_NONCE_UNKNOWN,
+                               "vendorextension outside the siemens-ra profile"))
             return 0;
         if (!octets_field(vx, sk_ASN1_TYPE_value(f, k - 1)))
             return 0;
@@ -622,10 +624,10 @@ static int seed_tail(STACK_OF(ASN1_TYPE) *f, int i, int *j, char **hint, af_octe
     return 1;
 }
 
-static STACK_OF(ASN1_TYPE) *seq_any(const unsigned char *in, size_t len, const char *what)
+static STACK_OF(ASN1_TYPE) * seq_any(const unsigned char *in, size_t len, const char *what)
 {
     const unsigned char *p = in;
-    STACK_OF(ASN1_TYPE) *sk;
+    STACK_OF(ASN1_TYPE) * sk;
     unsigned char *re = NULL;
     int relen;
 
@@ -648,7 +650,7 @@ static STACK_OF(ASN1_TYPE) *seq_any(const unsigned char *in, size_t len, const c
     return sk;
 }
 
-static int seed_req_item(AF_NONCE_REQ_ITEM *it, STACK_OF(ASN1_TYPE) *f,
+static int seed_req_item(AF_NONCE_REQ_ITEM *it, STACK_OF(ASN1_TYPE) * f,
                          const AF_NONCE_PROFILE *prof, AF_NONCE_CODEC *codec, int idx)
 {
     int i = 0, j;
@@ -676,13 +678,12 @@ static int seed_req_item(AF_NONCE_REQ_ITEM *it, STACK_OF(ASN1_TYPE) *f,
                it->type == NULL ? "(a value needs a type before it)" : "after the value");
         return 0;
     }
-    if (!af_nonce_tolerate(codec, AF_NONCE_TOL_VALUE, AF_R_NONCE_UNKNOWN,
-                           "seed 'value' payload"))
+    if (!af_nonce_tolerate(codec, AF_NONCE_TOL_VALUE, AF_R_NONCE_UNKNOWN, "seed 'value' payload"))
         return 0;
     return any_from_type(&it->info, t);
 }
 
-static int seed_resp_item(AF_NONCE_RESP_ITEM *it, STACK_OF(ASN1_TYPE) *f,
+static int seed_resp_item(AF_NONCE_RESP_ITEM *it, STACK_OF(ASN1_TYPE) * f,
                           const AF_NONCE_PROFILE *prof, AF_NONCE_CODEC *codec, int idx)
 {
     int i = 0, j;
@@ -693,8 +694,9 @@ static int seed_resp_item(AF_NONCE_RESP_ITEM *it, STACK_OF(ASN1_TYPE) *f,
                sk_ASN1_TYPE_num(f) == 0 ? "missing" : "expected first");
         return 0;
     }
-    if (!af_nonce_resp_item_set1_nonce(it, ASN1_STRING_get0_data(sk_ASN1_TYPE_value(f, 0)->value.octet_string),
-                                       (size_t)ASN1_STRING_length(sk_ASN1_TYPE_value(f, 0)->value.octet_string)))
+    if (!af_nonce_resp_item_set1_nonce(
+            it, ASN1_STRING_get0_data(sk_ASN1_TYPE_value(f, 0)->value.octet_string),
+            (size_t)ASN1_STRING_length(sk_ASN1_TYPE_value(f, 0)->value.octet_string)))
         return 0;
     i = 1;
     if (i < sk_ASN1_TYPE_num(f) && is_int(sk_ASN1_TYPE_value(f, i))) {
@@ -718,7 +720,7 @@ static int seed_resp_item(AF_NONCE_RESP_ITEM *it, STACK_OF(ASN1_TYPE) *f,
 }
 
 /* outer SEQUENCE OF: each element's complete DER */
-static int seed_list(const unsigned char *in, size_t len, STACK_OF(ASN1_TYPE) **out)
+static int seed_list(const unsigned char *in, size_t len, STACK_OF(ASN1_TYPE) * *out)
 {
     STACK_OF(ASN1_TYPE) *sk = seq_any(in, len, "the list");
     int i;
@@ -746,8 +748,8 @@ static int seed_list(const unsigned char *in, size_t len, STACK_OF(ASN1_TYPE) **
     return 1;
 }
 
-static int seed_req_decode(AF_NONCE_REQ *req, const AF_NONCE_PROFILE *prof,
-                           AF_NONCE_CODEC *codec, const unsigned char *in, size_t len)
+static int seed_req_decode(AF_NONCE_REQ *req, const AF_NONCE_PROFILE *prof, AF_NONCE_CODEC *codec,
+                           const unsigned char *in, size_t len)
 {
     STACK_OF(ASN1_TYPE) *list = NULL, *f = NULL;
     int i, ok = 0;
@@ -758,8 +760,9 @@ static int seed_req_decode(AF_NONCE_REQ *req, const AF_NONCE_PROFILE *prof,
         const ASN1_STRING *s = sk_ASN1_TYPE_value(list, i)->value.sequence;
         AF_NONCE_REQ_ITEM *it;
 
-        if ((f = seq_any(ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s), "item")) == NULL
-            || (it = af_nonce_req_add0_item(req)) == NULL || !seed_req_item(it, f, prof, codec, i))
+        if ((f = seq_any(ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s), "item")) ==
+                NULL ||
+            (it = af_nonce_req_add0_item(req)) == NULL || !seed_req_item(it, f, prof, codec, i))
             goto done;
         sk_ASN1_TYPE_pop_free(f, ASN1_TYPE_free);
         f = NULL;
@@ -783,9 +786,9 @@ static int seed_resp_decode(AF_NONCE_RESP *resp, const AF_NONCE_PROFILE *prof,
         const ASN1_STRING *s = sk_ASN1_TYPE_value(list, i)->value.sequence;
         AF_NONCE_RESP_ITEM *it;
 
-        if ((f = seq_any(ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s), "item")) == NULL
-            || (it = af_nonce_resp_add0_item(resp)) == NULL
-            || !seed_resp_item(it, f, prof, codec, i))
+        if ((f = seq_any(ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s), "item")) ==
+                NULL ||
+            (it = af_nonce_resp_add0_item(resp)) == NULL || !seed_resp_item(it, f, prof, codec, i))
             goto done;
         sk_ASN1_TYPE_pop_free(f, ASN1_TYPE_free);
         f = NULL;
@@ -797,7 +800,7 @@ done:
     return ok;
 }
 
-static int seq_any_encode(STACK_OF(ASN1_TYPE) *sk, unsigned char **out, size_t *outlen)
+static int seq_any_encode(STACK_OF(ASN1_TYPE) * sk, unsigned char **out, size_t *outlen)
 {
     unsigned char *buf = NULL;
     int n = i2d_ASN1_SEQUENCE_ANY(sk, &buf);
@@ -813,7 +816,7 @@ static int seq_any_encode(STACK_OF(ASN1_TYPE) *sk, unsigned char **out, size_t *
 }
 
 /* the common tail [value] [hint] [vendorextension] of a seed item */
-static int seed_tail_encode(STACK_OF(ASN1_TYPE) *f, const af_any *value, const char *hint,
+static int seed_tail_encode(STACK_OF(ASN1_TYPE) * f, const af_any *value, const char *hint,
                             const af_octets *vx, const AF_NONCE_PROFILE *prof, size_t idx)
 {
     if (value->kind != 0) {
@@ -823,21 +826,25 @@ static int seed_tail_encode(STACK_OF(ASN1_TYPE) *f, const af_any *value, const c
             return 0;
         if (t->type == V_ASN1_UTF8STRING && hint == NULL) {
             ASN1_TYPE_free(t);
-            AF_ERR(AF_R_NONCE_SHAPE, "item %zu: a UTF8String value without a hint after it would "
-                                     "be read as the hint", idx);
+            AF_ERR(AF_R_NONCE_SHAPE,
+                   "item %zu: a UTF8String value without a hint after it would "
+                   "be read as the hint",
+                   idx);
             return 0;
         }
         if (t->type == V_ASN1_OCTET_STRING && !vx->present && hint == NULL) {
             ASN1_TYPE_free(t);
-            AF_ERR(AF_R_NONCE_SHAPE, "item %zu: an OCTET STRING value with nothing after it would "
-                                     "be read as the vendorextension", idx);
+            AF_ERR(AF_R_NONCE_SHAPE,
+                   "item %zu: an OCTET STRING value with nothing after it would "
+                   "be read as the vendorextension",
+                   idx);
             return 0;
         }
         if (!push_type(f, t))
             return 0;
     }
-    if (hint != NULL
-        && !push_type(f, string_type(V_ASN1_UTF8STRING, (const unsigned char *)hint, strlen(hint))))
+    if (hint != NULL &&
+        !push_type(f, string_type(V_ASN1_UTF8STRING, (const unsigned char *)hint, strlen(hint))))
         return 0;
     if (vx->present && !push_type(f, string_type(V_ASN1_OCTET_STRING, vx->data, vx->len)))
         return 0;
@@ -875,7 +882,7 @@ static ASN1_TYPE *oid_type(const char *dotted)
 }
 
 /* wraps each item's DER into the outer SEQUENCE OF */
-static int seed_list_add(STACK_OF(ASN1_TYPE) *list, STACK_OF(ASN1_TYPE) *f)
+static int seed_list_add(STACK_OF(ASN1_TYPE) * list, STACK_OF(ASN1_TYPE) * f)
 {
     unsigned char *der = NULL;
     size_t len = 0;
@@ -906,10 +913,9 @@ static int seed_req_encode(const AF_NONCE_REQ *req, const AF_NONCE_PROFILE *prof
             AF_ERR(AF_R_MALLOC, "item");
             goto done;
         }
-        if ((it->len != 0 && !push_type(f, int_type(it->len)))
-            || (it->type != NULL && !push_type(f, oid_type(it->type)))
-            || !seed_tail_encode(f, &it->info, it->hint, &it->vx, prof, i)
-            || !seed_list_add(list, f))
+        if ((it->len != 0 && !push_type(f, int_type(it->len))) ||
+            (it->type != NULL && !push_type(f, oid_type(it->type))) ||
+            !seed_tail_encode(f, &it->info, it->hint, &it->vx, prof, i) || !seed_list_add(list, f))
             goto done;
         sk_ASN1_TYPE_pop_free(f, ASN1_TYPE_free);
         f = NULL;
@@ -941,12 +947,11 @@ static int seed_resp_encode(const AF_NONCE_RESP *resp, const AF_NONCE_PROFILE *p
             AF_ERR(AF_R_MALLOC, "item");
             goto done;
         }
-        if (!push_type(f, string_type(V_ASN1_OCTET_STRING, it->nonce, it->nonce_len))
-            || (af_nonce_resp_item_get_expiry_seconds(it, codec, &secs)
-                && !push_type(f, int_type(secs)))
-            || (it->type != NULL && !push_type(f, oid_type(it->type)))
-            || !seed_tail_encode(f, &none, it->hint, &it->vx, prof, i)
-            || !seed_list_add(list, f))
+        if (!push_type(f, string_type(V_ASN1_OCTET_STRING, it->nonce, it->nonce_len)) ||
+            (af_nonce_resp_item_get_expiry_seconds(it, codec, &secs) &&
+             !push_type(f, int_type(secs))) ||
+            (it->type != NULL && !push_type(f, oid_type(it->type))) ||
+            !seed_tail_encode(f, &none, it->hint, &it->vx, prof, i) || !seed_list_add(list, f))
             goto done;
         sk_ASN1_TYPE_pop_free(f, ASN1_TYPE_free);
         f = NULL;
@@ -1005,8 +1010,8 @@ static int wrap(af_nonce_format fmt, const char *oid, const AF_NONCE_CODEC *code
 
         if (w != NULL) {
             ASN1_OBJECT_free(w->type);
-            if ((w->type = oid_obj(oid)) != NULL && ASN1_INTEGER_set_int64(w->body_part_id, bpid)
-                && push_type(w->values, seq_type(bare, barelen)))
+            if ((w->type = oid_obj(oid)) != NULL && ASN1_INTEGER_set_int64(w->body_part_id, bpid) &&
+                push_type(w->values, seq_type(bare, barelen)))
                 ok = der_item_encode(ASN1_ITEM_rptr(AF_TAGGED_ATTR), w, out, outlen,
                                      "TaggedAttribute");
         } else {
@@ -1052,9 +1057,9 @@ static int unwrap(af_nonce_format fmt, const char *oid, AF_NONCE_CODEC *codec,
     if (fmt == AF_NONCE_FMT_DER)
         return 1;
     if (fmt == AF_NONCE_FMT_ITAV) {
-        if ((h->itav = der_item_decode(ASN1_ITEM_rptr(AF_ITAV), in, inlen, "InfoTypeAndValue"))
-                == NULL
-            || !same_oid(h->itav->type, oid, "infoType"))
+        if ((h->itav = der_item_decode(ASN1_ITEM_rptr(AF_ITAV), in, inlen, "InfoTypeAndValue")) ==
+                NULL ||
+            !same_oid(h->itav->type, oid, "infoType"))
             return 0;
         if (h->itav->value == NULL) {
             *bare = NULL;
@@ -1062,9 +1067,9 @@ static int unwrap(af_nonce_format fmt, const char *oid, AF_NONCE_CODEC *codec,
         }
         return seq_bytes(h->itav->value, bare, barelen, "infoValue");
     }
-    if ((h->attr = der_item_decode(ASN1_ITEM_rptr(AF_TAGGED_ATTR), in, inlen, "TaggedAttribute"))
-            == NULL
-        || !same_oid(h->attr->type, oid, "attrType"))
+    if ((h->attr = der_item_decode(ASN1_ITEM_rptr(AF_TAGGED_ATTR), in, inlen, "TaggedAttribute")) ==
+            NULL ||
+        !same_oid(h->attr->type, oid, "attrType"))
         return 0;
     {
         int64_t bpid;
@@ -1096,8 +1101,8 @@ static const char *role_oid(const AF_NONCE_PROFILE *prof, af_nonce_format fmt, i
 /* ---- entry points ---------------------------------------------------------------------------- */
 
 int af_nonce_der_req_encode(const AF_NONCE_REQ *req, const AF_NONCE_PROFILE *prof,
-                            af_nonce_format fmt, const AF_NONCE_CODEC *codec,
-                            unsigned char **out, size_t *outlen)
+                            af_nonce_format fmt, const AF_NONCE_CODEC *codec, unsigned char **out,
+                            size_t *outlen)
 {
     unsigned char *bare = NULL;
     size_t barelen = 0;
@@ -1137,8 +1142,8 @@ int af_nonce_der_req_decode(AF_NONCE_REQ **out, const AF_NONCE_PROFILE *prof, af
 
     if (fmt != AF_NONCE_FMT_DER && !der_whole(in, inlen, "message"))
         return 0;
-    if (!unwrap(fmt, role_oid(prof, fmt, 0), codec, in, inlen, &h, &bare, &barelen)
-        || (req = af_nonce_req_new()) == NULL || !req_decode_bare(req, prof, codec, bare, barelen))
+    if (!unwrap(fmt, role_oid(prof, fmt, 0), codec, in, inlen, &h, &bare, &barelen) ||
+        (req = af_nonce_req_new()) == NULL || !req_decode_bare(req, prof, codec, bare, barelen))
         goto done;
     *out = req;
     req = NULL;
@@ -1150,8 +1155,8 @@ done:
 }
 
 int af_nonce_der_resp_encode(const AF_NONCE_RESP *resp, const AF_NONCE_PROFILE *prof,
-                             af_nonce_format fmt, const AF_NONCE_CODEC *codec,
-                             unsigned char **out, size_t *outlen)
+                             af_nonce_format fmt, const AF_NONCE_CODEC *codec, unsigned char **out,
+                             size_t *outlen)
 {
     unsigned char *bare = NULL;
     size_t barelen = 0;
@@ -1178,9 +1183,8 @@ static int resp_decode_bare(AF_NONCE_RESP *resp, const AF_NONCE_PROFILE *prof,
     return seed_resp_decode(resp, prof, codec, bare, barelen);
 }
 
-int af_nonce_der_resp_decode(AF_NONCE_RESP **out, const AF_NONCE_PROFILE *prof,
-                             af_nonce_format fmt, AF_NONCE_CODEC *codec, const unsigned char *in,
-                             size_t inlen)
+int af_nonce_der_resp_decode(AF_NONCE_RESP **out, const AF_NONCE_PROFILE *prof, af_nonce_format fmt,
+                             AF_NONCE_CODEC *codec, const unsigned char *in, size_t inlen)
 {
     holder h = {NULL, NULL};
     const unsigned char *bare;
@@ -1190,9 +1194,8 @@ int af_nonce_der_resp_decode(AF_NONCE_RESP **out, const AF_NONCE_PROFILE *prof,
 
     if (fmt != AF_NONCE_FMT_DER && !der_whole(in, inlen, "message"))
         return 0;
-    if (!unwrap(fmt, role_oid(prof, fmt, 1), codec, in, inlen, &h, &bare, &barelen)
-        || (resp = af_nonce_resp_new()) == NULL
-        || !resp_decode_bare(resp, prof, codec, bare, barelen))
+    if (!unwrap(fmt, role_oid(prof, fmt, 1), codec, in, inlen, &h, &bare, &barelen) ||
+        (resp = af_nonce_resp_new()) == NULL || !resp_decode_bare(resp, prof, codec, bare, barelen))
         goto done;
     *out = resp;
     resp = NULL;
@@ -1264,8 +1267,8 @@ static int itav_parts(const OSSL_CMP_ITAV *itav, const char *oid, const unsigned
     return seq_bytes(v, bare, barelen, "infoValue");
 }
 
-int af_nonce_req_from_itav(AF_NONCE_REQ **out, const AF_NONCE_PROFILE *prof,
-                           AF_NONCE_CODEC *codec, const OSSL_CMP_ITAV *itav)
+int af_nonce_req_from_itav(AF_NONCE_REQ **out, const AF_NONCE_PROFILE *prof, AF_NONCE_CODEC *codec,
+                           const OSSL_CMP_ITAV *itav)
 {
     const unsigned char *bare;
     size_t barelen;

@@ -25,9 +25,7 @@ static int depth_ok(const json_t *v, int depth)
             if (!depth_ok(json_array_get(v, i), depth + 1))
                 return 0;
     } else if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, k, m)
-            if (!depth_ok(m, depth + 1))
-                return 0;
+        json_object_foreach((json_t *)v, k, m) if (!depth_ok(m, depth + 1)) return 0;
     }
     return 1;
 }
@@ -100,7 +98,8 @@ static int members_known(json_t *obj, const char *const *known, AF_NONCE_CODEC *
     const char *k;
     json_t *m;
 
-    json_object_foreach(obj, k, m) {
+    json_object_foreach(obj, k, m)
+    {
         const char *const *p;
         char detail[160];
 
@@ -234,9 +233,9 @@ static int get_vx(const json_t *v, af_octets *vx, const AF_NONCE_PROFILE *prof,
     size_t n = 0;
     int ok;
 
-    if (!prof->def->vendor_extension
-        && !af_nonce_tolerate(codec, AF_NONCE_TOL_VENDOREXT, AF_R_NONCE_UNKNOWN,
-                              "vendorextension outside the siemens-ra profile"))
+    if (!prof->def->vendor_extension &&
+        !af_nonce_tolerate(codec, AF_NONCE_TOL_VENDOREXT, AF_R_NONCE_UNKNOWN,
+                           "vendorextension outside the siemens-ra profile"))
         return 0;
     if (!get_b64(v, "vendorextension", AF_B64_PAD, AF_R_NONCE_BAD_TYPE, codec, &b, &n))
         return 0;
@@ -289,15 +288,14 @@ static int cur_req_decode(json_t *root, AF_NONCE_REQ *req, AF_NONCE_CODEC *codec
     AF_NONCE_REQ_ITEM *it;
     json_t *v;
 
-    if (!want_object(root, "nonce request")
-        || !members_known(root, cur_req_members, codec, "the nonce request")
-        || (it = af_nonce_req_add0_item(req)) == NULL)
+    if (!want_object(root, "nonce request") ||
+        !members_known(root, cur_req_members, codec, "the nonce request") ||
+        (it = af_nonce_req_add0_item(req)) == NULL)
         return 0;
     if ((v = json_object_get(root, "len")) != NULL && !get_len(v, &it->len))
         return 0;
-    if ((v = json_object_get(root, "reqTypeInfo")) != NULL
-        && !typeinfo_decode(v, "reqTypeInfo", "reqInfo", req_ti_members, &it->type, &it->info,
-                            codec))
+    if ((v = json_object_get(root, "reqTypeInfo")) != NULL &&
+        !typeinfo_decode(v, "reqTypeInfo", "reqInfo", req_ti_members, &it->type, &it->info, codec))
         return 0;
     return 1;
 }
@@ -320,9 +318,9 @@ static int cur_resp_decode(json_t *root, AF_NONCE_RESP *resp, AF_NONCE_CODEC *co
     AF_NONCE_RESP_ITEM *it;
     json_t *v;
 
-    if (!want_object(root, "nonce response")
-        || !members_known(root, cur_resp_members, codec, "the nonce response")
-        || (it = af_nonce_resp_add0_item(resp)) == NULL)
+    if (!want_object(root, "nonce response") ||
+        !members_known(root, cur_resp_members, codec, "the nonce response") ||
+        (it = af_nonce_resp_add0_item(resp)) == NULL)
         return 0;
     if ((v = json_object_get(root, "nonce")) == NULL) {
         AF_ERR(AF_R_NONCE_MISSING, "nonce response without nonce");
@@ -332,9 +330,9 @@ static int cur_resp_decode(json_t *root, AF_NONCE_RESP *resp, AF_NONCE_CODEC *co
         return 0;
     if ((v = json_object_get(root, "expiry")) != NULL && !get_expiry_seconds(v, it))
         return 0;
-    if ((v = json_object_get(root, "respTypeInfo")) != NULL
-        && !typeinfo_decode(v, "respTypeInfo", "respInfo", resp_ti_members, &it->type, &it->info,
-                            codec))
+    if ((v = json_object_get(root, "respTypeInfo")) != NULL &&
+        !typeinfo_decode(v, "respTypeInfo", "respInfo", resp_ti_members, &it->type, &it->info,
+                         codec))
         return 0;
     return 1;
 }
@@ -343,8 +341,8 @@ static int cur_resp_decode(json_t *root, AF_NONCE_RESP *resp, AF_NONCE_CODEC *co
 
 static const char *const seed_req_members[] = {"len", "type", "value", "hint", "vendorextension",
                                                NULL};
-static const char *const seed_resp_members[] = {"nonce", "expiry", "type", "hint",
-                                                "vendorextension", NULL};
+static const char *const seed_resp_members[] = {"nonce", "expiry",          "type",
+                                                "hint",  "vendorextension", NULL};
 
 static int want_list(const json_t *root, const char *what)
 {
@@ -374,17 +372,18 @@ static int seed_req_decode(json_t *root, AF_NONCE_REQ *req, const AF_NONCE_PROFI
         json_t *o = json_array_get(root, i), *v;
         AF_NONCE_REQ_ITEM *it;
 
-        if (!want_object(o, "request item") || !members_known(o, seed_req_members, codec, "an item")
-            || (it = af_nonce_req_add0_item(req)) == NULL)
+        if (!want_object(o, "request item") ||
+            !members_known(o, seed_req_members, codec, "an item") ||
+            (it = af_nonce_req_add0_item(req)) == NULL)
             return 0;
         if ((v = json_object_get(o, "len")) != NULL && !get_len(v, &it->len))
             return 0;
         if ((v = json_object_get(o, "type")) != NULL && !get_type(v, &it->type))
             return 0;
-        if ((v = json_object_get(o, "value")) != NULL
-            && (!af_nonce_tolerate(codec, AF_NONCE_TOL_VALUE, AF_R_NONCE_UNKNOWN,
-                                   "seed 'value' payload")
-                || !get_any(v, &it->info)))
+        if ((v = json_object_get(o, "value")) != NULL &&
+            (!af_nonce_tolerate(codec, AF_NONCE_TOL_VALUE, AF_R_NONCE_UNKNOWN,
+                                "seed 'value' payload") ||
+             !get_any(v, &it->info)))
             return 0;
         if ((v = json_object_get(o, "hint")) != NULL && !get_hint(v, &it->hint))
             return 0;
@@ -420,9 +419,9 @@ static int seed_resp_decode(json_t *root, AF_NONCE_RESP *resp, const AF_NONCE_PR
         json_t *o = json_array_get(root, i), *v;
         AF_NONCE_RESP_ITEM *it;
 
-        if (!want_object(o, "response item")
-            || !members_known(o, seed_resp_members, codec, "an item")
-            || (it = af_nonce_resp_add0_item(resp)) == NULL)
+        if (!want_object(o, "response item") ||
+            !members_known(o, seed_resp_members, codec, "an item") ||
+            (it = af_nonce_resp_add0_item(resp)) == NULL)
             return 0;
         if ((v = json_object_get(o, "nonce")) == NULL) {
             AF_ERR(AF_R_NONCE_MISSING, "response item %zu without nonce", i);
@@ -537,8 +536,8 @@ static int put_typeinfo(json_t *obj, const char *name, const char *info_name, co
 {
     json_t *ti = json_object();
 
-    if (ti == NULL || !put(ti, "type", json_string(type))
-        || (info->kind != 0 && !put_any(ti, info_name, info))) {
+    if (ti == NULL || !put(ti, "type", json_string(type)) ||
+        (info->kind != 0 && !put_any(ti, info_name, info))) {
         json_decref(ti);
         return ti != NULL ? 0 : put(obj, name, NULL);
     }
@@ -581,9 +580,9 @@ int af_nonce_json_req_encode(const AF_NONCE_REQ *req, const AF_NONCE_PROFILE *pr
 
         if ((root = json_object()) == NULL)
             return put(NULL, "root", NULL);
-        if ((it->len != 0 && !put(root, "len", json_integer(it->len)))
-            || (it->type != NULL
-                && !put_typeinfo(root, "reqTypeInfo", "reqInfo", it->type, &it->info))) {
+        if ((it->len != 0 && !put(root, "len", json_integer(it->len))) ||
+            (it->type != NULL &&
+             !put_typeinfo(root, "reqTypeInfo", "reqInfo", it->type, &it->info))) {
             json_decref(root);
             return 0;
         }
@@ -595,11 +594,11 @@ int af_nonce_json_req_encode(const AF_NONCE_REQ *req, const AF_NONCE_PROFILE *pr
         const AF_NONCE_REQ_ITEM *it = req->items[i];
         json_t *o = json_object();
 
-        if (o == NULL || json_array_append_new(root, o) != 0
-            || (it->len != 0 && !put(o, "len", json_integer(it->len)))
-            || (it->type != NULL && !put(o, "type", json_string(it->type)))
-            || (it->info.kind != 0 && !put_any(o, "value", &it->info))
-            || !put_hint_vx(o, it->hint, &it->vx)) {
+        if (o == NULL || json_array_append_new(root, o) != 0 ||
+            (it->len != 0 && !put(o, "len", json_integer(it->len))) ||
+            (it->type != NULL && !put(o, "type", json_string(it->type))) ||
+            (it->info.kind != 0 && !put_any(o, "value", &it->info)) ||
+            !put_hint_vx(o, it->hint, &it->vx)) {
             json_decref(root);
             if (o == NULL)
                 AF_ERR(AF_R_MALLOC, "JSON item");
@@ -637,11 +636,11 @@ int af_nonce_json_resp_encode(const AF_NONCE_RESP *resp, const AF_NONCE_PROFILE 
 
         if ((root = json_object()) == NULL)
             return put(NULL, "root", NULL);
-        if (!put(root, "nonce", b64_json(it->nonce, it->nonce_len, AF_B64_URL))
-            || (af_nonce_resp_item_get_expiry_seconds(it, codec, &secs)
-                && !put(root, "expiry", json_integer(secs)))
-            || (it->type != NULL
-                && !put_typeinfo(root, "respTypeInfo", "respInfo", it->type, &it->info))) {
+        if (!put(root, "nonce", b64_json(it->nonce, it->nonce_len, AF_B64_URL)) ||
+            (af_nonce_resp_item_get_expiry_seconds(it, codec, &secs) &&
+             !put(root, "expiry", json_integer(secs))) ||
+            (it->type != NULL &&
+             !put_typeinfo(root, "respTypeInfo", "respInfo", it->type, &it->info))) {
             json_decref(root);
             return 0;
         }
@@ -653,12 +652,12 @@ int af_nonce_json_resp_encode(const AF_NONCE_RESP *resp, const AF_NONCE_PROFILE 
         const AF_NONCE_RESP_ITEM *it = resp->items[i];
         json_t *o = json_object();
 
-        if (o == NULL || json_array_append_new(root, o) != 0
-            || !put(o, "nonce", b64_json(it->nonce, it->nonce_len, AF_B64_PAD))
-            || (it->expiry_kind != AF_NONCE_EXPIRY_NONE
-                && !put(o, "expiry", expiry_time_json(it, codec)))
-            || (it->type != NULL && !put(o, "type", json_string(it->type)))
-            || !put_hint_vx(o, it->hint, &it->vx)) {
+        if (o == NULL || json_array_append_new(root, o) != 0 ||
+            !put(o, "nonce", b64_json(it->nonce, it->nonce_len, AF_B64_PAD)) ||
+            (it->expiry_kind != AF_NONCE_EXPIRY_NONE &&
+             !put(o, "expiry", expiry_time_json(it, codec))) ||
+            (it->type != NULL && !put(o, "type", json_string(it->type))) ||
+            !put_hint_vx(o, it->hint, &it->vx)) {
             json_decref(root);
             if (o == NULL)
                 AF_ERR(AF_R_MALLOC, "JSON item");

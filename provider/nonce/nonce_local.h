@@ -106,16 +106,15 @@ int af_der_walk(const unsigned char *in, size_t len, size_t *used);
 /* 1 when in[0..len) is exactly one DER element; no error raised */
 int af_der_is_one(const unsigned char *in, size_t len);
 int af_nonce_der_req_encode(const AF_NONCE_REQ *req, const AF_NONCE_PROFILE *prof,
-                            af_nonce_format fmt, const AF_NONCE_CODEC *codec,
-                            unsigned char **out, size_t *outlen);
+                            af_nonce_format fmt, const AF_NONCE_CODEC *codec, unsigned char **out,
+                            size_t *outlen);
 int af_nonce_der_req_decode(AF_NONCE_REQ **out, const AF_NONCE_PROFILE *prof, af_nonce_format fmt,
                             AF_NONCE_CODEC *codec, const unsigned char *in, size_t inlen);
 int af_nonce_der_resp_encode(const AF_NONCE_RESP *resp, const AF_NONCE_PROFILE *prof,
-                             af_nonce_format fmt, const AF_NONCE_CODEC *codec,
-                             unsigned char **out, size_t *outlen);
-int af_nonce_der_resp_decode(AF_NONCE_RESP **out, const AF_NONCE_PROFILE *prof,
-                             af_nonce_format fmt, AF_NONCE_CODEC *codec, const unsigned char *in,
-                             size_t inlen);
+                             af_nonce_format fmt, const AF_NONCE_CODEC *codec, unsigned char **out,
+                             size_t *outlen);
+int af_nonce_der_resp_decode(AF_NONCE_RESP **out, const AF_NONCE_PROFILE *prof, af_nonce_format fmt,
+                             AF_NONCE_CODEC *codec, const unsigned char *in, size_t inlen);
 
 /* ---- JSON (nonce_json.c) ---- */
 int af_json_value_check(const unsigned char *text, size_t len, unsigned char **canon,

@@ -108,8 +108,8 @@ char *af_nonce_oid_canon(const char *oid)
         return NULL;
     }
     n = OBJ_obj2txt(NULL, 0, obj, 1);
-    if (n <= 0 || (out = OPENSSL_malloc((size_t)n + 1)) == NULL
-        || OBJ_obj2txt(out, n + 1, obj, 1) != n) {
+    if (n <= 0 || (out = OPENSSL_malloc((size_t)n + 1)) == NULL ||
+        OBJ_obj2txt(out, n + 1, obj, 1) != n) {
         OPENSSL_free(out);
         out = NULL;
         AF_ERR(AF_R_BAD_OID, "cannot render '%.80s'", oid);
@@ -215,8 +215,9 @@ int af_nonce_codec_set_body_part_id(AF_NONCE_CODEC *codec, int64_t id)
 
 int64_t af_nonce_codec_get_body_part_id(const AF_NONCE_CODEC *codec)
 {
-    return codec == NULL ? 1 : codec->body_part_id_read >= 0 ? codec->body_part_id_read
-                                                             : codec->body_part_id;
+    return codec == NULL                   ? 1
+           : codec->body_part_id_read >= 0 ? codec->body_part_id_read
+                                           : codec->body_part_id;
 }
 
 unsigned int af_nonce_codec_get_tolerated(const AF_NONCE_CODEC *codec)
@@ -480,8 +481,8 @@ AF_NONCE_REQ_ITEM *af_nonce_req_add0_item(AF_NONCE_REQ *req)
         AF_ERR(AF_R_TOO_LARGE, "more than %d items in a nonce request", AF_NONCE_MAX_ITEMS);
         return NULL;
     }
-    if ((it = OPENSSL_zalloc(sizeof(*it))) == NULL
-        || (items = OPENSSL_realloc(req->items, (req->n + 1) * sizeof(*items))) == NULL) {
+    if ((it = OPENSSL_zalloc(sizeof(*it))) == NULL ||
+        (items = OPENSSL_realloc(req->items, (req->n + 1) * sizeof(*items))) == NULL) {
         OPENSSL_free(it);
         AF_ERR(AF_R_MALLOC, "nonce request item");
         return NULL;
@@ -502,11 +503,11 @@ AF_NONCE_REQ *af_nonce_req_dup(const AF_NONCE_REQ *req)
         const AF_NONCE_REQ_ITEM *s = req->items[i];
         AF_NONCE_REQ_ITEM *t = af_nonce_req_add0_item(d);
 
-        if (t == NULL || !af_nonce_req_item_set_len(t, s->len)
-            || !set_text(&t->type, s->type, "type")
-            || (s->info.kind != 0 && !af_any_set(&t->info, s->info.kind, s->info.data, s->info.len))
-            || !set_text(&t->hint, s->hint, "hint")
-            || (s->vx.present && !af_octets_set(&t->vx, s->vx.data, s->vx.len))) {
+        if (t == NULL || !af_nonce_req_item_set_len(t, s->len) ||
+            !set_text(&t->type, s->type, "type") ||
+            (s->info.kind != 0 && !af_any_set(&t->info, s->info.kind, s->info.data, s->info.len)) ||
+            !set_text(&t->hint, s->hint, "hint") ||
+            (s->vx.present && !af_octets_set(&t->vx, s->vx.data, s->vx.len))) {
             af_nonce_req_free(d);
             return NULL;
         }
@@ -562,8 +563,7 @@ const char *af_nonce_req_item_get0_hint(const AF_NONCE_REQ_ITEM *item)
     return item->hint;
 }
 
-int af_nonce_req_item_set1_vendorext(AF_NONCE_REQ_ITEM *item, const unsigned char *data,
-                                     size_t len)
+int af_nonce_req_item_set1_vendorext(AF_NONCE_REQ_ITEM *item, const unsigned char *data, size_t len)
 {
     return af_octets_set(&item->vx, data, len);
 }
@@ -674,8 +674,8 @@ AF_NONCE_RESP_ITEM *af_nonce_resp_add0_item(AF_NONCE_RESP *resp)
         AF_ERR(AF_R_TOO_LARGE, "more than %d items in a nonce response", AF_NONCE_MAX_ITEMS);
         return NULL;
     }
-    if ((it = OPENSSL_zalloc(sizeof(*it))) == NULL
-        || (items = OPENSSL_realloc(resp->items, (resp->n + 1) * sizeof(*items))) == NULL) {
+    if ((it = OPENSSL_zalloc(sizeof(*it))) == NULL ||
+        (items = OPENSSL_realloc(resp->items, (resp->n + 1) * sizeof(*items))) == NULL) {
         OPENSSL_free(it);
         AF_ERR(AF_R_MALLOC, "nonce response item");
         return NULL;
@@ -696,11 +696,11 @@ AF_NONCE_RESP *af_nonce_resp_dup(const AF_NONCE_RESP *resp)
         const AF_NONCE_RESP_ITEM *s = resp->items[i];
         AF_NONCE_RESP_ITEM *t = af_nonce_resp_add0_item(d);
 
-        if (t == NULL || !set_text(&t->expiry_text, s->expiry_text, "expiry")
-            || !set_text(&t->type, s->type, "type")
-            || (s->info.kind != 0 && !af_any_set(&t->info, s->info.kind, s->info.data, s->info.len))
-            || !set_text(&t->hint, s->hint, "hint")
-            || (s->vx.present && !af_octets_set(&t->vx, s->vx.data, s->vx.len))) {
+        if (t == NULL || !set_text(&t->expiry_text, s->expiry_text, "expiry") ||
+            !set_text(&t->type, s->type, "type") ||
+            (s->info.kind != 0 && !af_any_set(&t->info, s->info.kind, s->info.data, s->info.len)) ||
+            !set_text(&t->hint, s->hint, "hint") ||
+            (s->vx.present && !af_octets_set(&t->vx, s->vx.data, s->vx.len))) {
             af_nonce_resp_free(d);
             return NULL;
         }
@@ -713,8 +713,7 @@ AF_NONCE_RESP *af_nonce_resp_dup(const AF_NONCE_RESP *resp)
     return d;
 }
 
-int af_nonce_resp_item_set1_nonce(AF_NONCE_RESP_ITEM *item, const unsigned char *nonce,
-                                  size_t len)
+int af_nonce_resp_item_set1_nonce(AF_NONCE_RESP_ITEM *item, const unsigned char *nonce, size_t len)
 {
     if (len != 0 && (len < AF_NONCE_LEN_MIN || len > AF_NONCE_LEN_MAX)) {
         AF_ERR(AF_R_NONCE_BAD_NONCE, "nonce of %zu bytes (must be empty or %d..%d)", len,
@@ -864,8 +863,8 @@ int af_nonce_resp_item_get_expiry_seconds(const AF_NONCE_RESP_ITEM *item,
     return 1;
 }
 
-int af_nonce_resp_item_get_expiry_epoch(const AF_NONCE_RESP_ITEM *item,
-                                        const AF_NONCE_CODEC *codec, int64_t *epoch)
+int af_nonce_resp_item_get_expiry_epoch(const AF_NONCE_RESP_ITEM *item, const AF_NONCE_CODEC *codec,
+                                        int64_t *epoch)
 {
     int64_t e;
 
@@ -874,7 +873,8 @@ int af_nonce_resp_item_get_expiry_epoch(const AF_NONCE_RESP_ITEM *item,
         int64_t now = af_nonce_now(codec);
 
         if (item->expiry_seconds > INT64_MAX - now) {
-            AF_ERR(AF_R_NONCE_EXPIRY, "expiry %lld s out of range", (long long)item->expiry_seconds);
+            AF_ERR(AF_R_NONCE_EXPIRY, "expiry %lld s out of range",
+                   (long long)item->expiry_seconds);
             return 0;
         }
         e = now + item->expiry_seconds;
@@ -994,9 +994,8 @@ static int bad_format(af_nonce_format fmt)
     return 0;
 }
 
-int af_nonce_req_encode(const AF_NONCE_REQ *req, const AF_NONCE_PROFILE *prof,
-                        af_nonce_format fmt, const AF_NONCE_CODEC *codec, unsigned char **out,
-                        size_t *outlen)
+int af_nonce_req_encode(const AF_NONCE_REQ *req, const AF_NONCE_PROFILE *prof, af_nonce_format fmt,
+                        const AF_NONCE_CODEC *codec, unsigned char **out, size_t *outlen)
 {
     if (out == NULL || outlen == NULL) {
         AF_ERR(AF_R_INVALID_ARGUMENT, "encode without output");

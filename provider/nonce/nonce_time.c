@@ -61,12 +61,12 @@ int af_rfc3339_parse(const char *t, int64_t *epoch)
 
     if (t == NULL || (n = strlen(t)) < 20 || n > 64)
         return 0;
-    if (!digits(t, 4, &Y) || t[4] != '-' || !digits(t + 5, 2, &M) || t[7] != '-'
-        || !digits(t + 8, 2, &D) || (t[10] != 'T' && t[10] != 't') || !digits(t + 11, 2, &h)
-        || t[13] != ':' || !digits(t + 14, 2, &m) || t[16] != ':' || !digits(t + 17, 2, &s))
+    if (!digits(t, 4, &Y) || t[4] != '-' || !digits(t + 5, 2, &M) || t[7] != '-' ||
+        !digits(t + 8, 2, &D) || (t[10] != 'T' && t[10] != 't') || !digits(t + 11, 2, &h) ||
+        t[13] != ':' || !digits(t + 14, 2, &m) || t[16] != ':' || !digits(t + 17, 2, &s))
         return 0;
-    if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] + (M == 2 && leap(Y)) || h > 23 || m > 59
-        || s > 60)
+    if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] + (M == 2 && leap(Y)) || h > 23 || m > 59 ||
+        s > 60)
         return 0;
     if (t[i] == '.') {
         size_t f = ++i;
@@ -80,8 +80,8 @@ int af_rfc3339_parse(const char *t, int64_t *epoch)
         i++;
     } else if (t[i] == '+' || t[i] == '-') {
         sign = t[i] == '+' ? 1 : -1;
-        if (!digits(t + i + 1, 2, &oh) || t[i + 3] != ':' || !digits(t + i + 4, 2, &om) || oh > 23
-            || om > 59)
+        if (!digits(t + i + 1, 2, &oh) || t[i + 3] != ':' || !digits(t + i + 4, 2, &om) ||
+            oh > 23 || om > 59)
             return 0;
         i += 6;
     } else {
@@ -90,8 +90,8 @@ int af_rfc3339_parse(const char *t, int64_t *epoch)
     if (t[i] != '\0')
         return 0;
     /* a leap second counts as the next second's start; fine for an expiry */
-    *epoch = days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 + h * 3600 + m * 60 + s
-             - sign * (oh * 3600 + om * 60);
+    *epoch = days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 + h * 3600 + m * 60 + s -
+             sign * (oh * 3600 + om * 60);
     return 1;
 }
 
@@ -106,7 +106,7 @@ int af_rfc3339_format(int64_t epoch, char *buf, size_t buflen)
     days = epoch >= 0 ? epoch / 86400 : -((-epoch + 86399) / 86400);
     rem = epoch - days * 86400;
     civil_from_days(days, &y, &m, &d);
-    snprintf(buf, buflen, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d,
-             (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+    snprintf(buf, buflen, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d, (int)(rem / 3600),
+             (int)(rem / 60 % 60), (int)(rem % 60));
     return 1;
 }

@@ -1,5 +1,6 @@
-/* fuzz_nonce_cbor.c - libFuzzer target: the CBOR nonce request/response decoders, strict and lenient, every wire profile; see
- * fuzz_nonce_common.h for the byte layout and the properties checked. */
+/* fuzz_nonce_cbor.c - libFuzzer target: the CBOR nonce request/response decoders, strict and
+ * lenient, every wire profile; see fuzz_nonce_common.h for the byte layout and the properties
+ * checked. */
 #include <stddef.h>
 #include <stdint.h>
 

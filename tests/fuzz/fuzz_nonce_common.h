@@ -49,7 +49,7 @@ static void fuzz_one(af_nonce_format base, const unsigned char *data, size_t siz
     lenient = (sel >> 1) & 1;
     prof = profs[(sel >> 2) & 3];
     if (base == AF_NONCE_FMT_DER)
-        fmt = ((sel >> 4) & 3) == 1 ? AF_NONCE_FMT_ITAV
+        fmt = ((sel >> 4) & 3) == 1   ? AF_NONCE_FMT_ITAV
               : ((sel >> 4) & 3) == 2 ? AF_NONCE_FMT_CMC
                                       : AF_NONCE_FMT_DER;
     codec = af_nonce_codec_new();

@@ -94,8 +94,7 @@ static void test_oid_overrides(void)
         CU_ASSERT_TRUE(af_nonce_profile_set_oid(q, (af_nonce_oid_role)role, "1.2.3.4.99"));
         for (other = 0; other < AF_NONCE_OID__COUNT; other++)
             CU_ASSERT_EQUAL(strcmp(af_nonce_profile_get0_oid(q, (af_nonce_oid_role)other),
-                                   af_nonce_profile_get0_oid(p, (af_nonce_oid_role)other))
-                                == 0,
+                                   af_nonce_profile_get0_oid(p, (af_nonce_oid_role)other)) == 0,
                             other != role);
         af_nonce_profile_free(q);
     }
@@ -199,7 +198,8 @@ static void test_shape_not_guessed(void)
 {
     /* 30 05 30 03 02 01 08: draft-08 reads reqTypeInfo-less junk, draft-06 a list of {len 8} */
     static const unsigned char b[] = {0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x08};
-    AF_NONCE_PROFILE *cur = af_nonce_profile_new("draft-08"), *seed = af_nonce_profile_new("draft-06");
+    AF_NONCE_PROFILE *cur = af_nonce_profile_new("draft-08"),
+                     *seed = af_nonce_profile_new("draft-06");
     AF_NONCE_REQ *req = NULL;
 
     CU_ASSERT_TRUE(fails_with(af_nonce_req_decode(&req, cur, AF_NONCE_FMT_DER, NULL, b, sizeof(b)),
@@ -213,7 +213,8 @@ static void test_shape_not_guessed(void)
 
 static void test_encoder_checks(void)
 {
-    AF_NONCE_PROFILE *cur = af_nonce_profile_new("draft-08"), *seed = af_nonce_profile_new("draft-06");
+    AF_NONCE_PROFILE *cur = af_nonce_profile_new("draft-08"),
+                     *seed = af_nonce_profile_new("draft-06");
     AF_NONCE_REQ *req = af_nonce_req_new();
     AF_NONCE_RESP *resp = af_nonce_resp_new();
     AF_NONCE_REQ_ITEM *it;
@@ -232,11 +233,11 @@ static void test_encoder_checks(void)
     CU_ASSERT_TRUE(fails_with(af_nonce_req_item_set_len(it, 65), AF_R_NONCE_BAD_LEN));
     CU_ASSERT_TRUE(fails_with(af_nonce_req_item_set1_type(it, "x"), AF_R_BAD_OID));
     CU_ASSERT_TRUE(fails_with(af_nonce_req_item_set1_hint(it, "\xff"), AF_R_NONCE_BAD_TYPE));
-    CU_ASSERT_TRUE(fails_with(af_nonce_req_item_set1_info(it, AF_NONCE_ANY_DER, utf8, 2),
-                              AF_R_NONCE_DECODE));
-    CU_ASSERT_TRUE(fails_with(af_nonce_req_item_set1_info(it, AF_NONCE_ANY_JSON,
-                                                          (const unsigned char *)"{", 1),
-                              AF_R_NONCE_DECODE));
+    CU_ASSERT_TRUE(
+        fails_with(af_nonce_req_item_set1_info(it, AF_NONCE_ANY_DER, utf8, 2), AF_R_NONCE_DECODE));
+    CU_ASSERT_TRUE(fails_with(
+        af_nonce_req_item_set1_info(it, AF_NONCE_ANY_JSON, (const unsigned char *)"{", 1),
+        AF_R_NONCE_DECODE));
     /* info without type */
     CU_ASSERT_TRUE(af_nonce_req_item_set1_info(it, AF_NONCE_ANY_DER, utf8, sizeof(utf8)));
     CU_ASSERT_TRUE(fails_with(af_nonce_req_encode(req, cur, AF_NONCE_FMT_DER, NULL, &out, &outlen),
@@ -261,9 +262,9 @@ static void test_encoder_checks(void)
         OPENSSL_free(out);
         out = NULL;
         CU_ASSERT_TRUE(af_nonce_req_item_set1_hint(it, NULL));
-        CU_ASSERT_TRUE(fails_with(af_nonce_req_encode(req, sie, AF_NONCE_FMT_DER, NULL, &out,
-                                                      &outlen),
-                                  AF_R_NONCE_SHAPE));
+        CU_ASSERT_TRUE(
+            fails_with(af_nonce_req_encode(req, sie, AF_NONCE_FMT_DER, NULL, &out, &outlen),
+                       AF_R_NONCE_SHAPE));
         af_nonce_profile_free(sie);
     }
     /* two items in the current shape */
@@ -281,9 +282,9 @@ static void test_encoder_checks(void)
     /* respInfo does not exist in the seed shape */
     CU_ASSERT_TRUE(af_nonce_resp_item_set1_type(rt, "1.2.3"));
     CU_ASSERT_TRUE(af_nonce_resp_item_set1_info(rt, AF_NONCE_ANY_DER, utf8, sizeof(utf8)));
-    CU_ASSERT_TRUE(fails_with(af_nonce_resp_encode(resp, seed, AF_NONCE_FMT_JSON, NULL, &out,
-                                                   &outlen),
-                              AF_R_NONCE_SHAPE));
+    CU_ASSERT_TRUE(
+        fails_with(af_nonce_resp_encode(resp, seed, AF_NONCE_FMT_JSON, NULL, &out, &outlen),
+                   AF_R_NONCE_SHAPE));
     CU_ASSERT_TRUE(af_nonce_resp_encode(resp, cur, AF_NONCE_FMT_JSON, NULL, &out, &outlen));
     OPENSSL_free(out);
     af_nonce_req_free(req);
@@ -305,8 +306,8 @@ static int convert_eq(int from, const char *in_hex_or_text, int to, const char *
     w = to == AF_NONCE_ANY_JSON ? (unsigned char *)strdup(want) : af_test_unhex(want, &wlen);
     if (to == AF_NONCE_ANY_JSON)
         wlen = strlen(want);
-    ok = in != NULL && w != NULL && af_nonce_any_convert(from, in, inlen, to, &out, &outlen)
-         && outlen == wlen && memcmp(out, w, wlen) == 0;
+    ok = in != NULL && w != NULL && af_nonce_any_convert(from, in, inlen, to, &out, &outlen) &&
+         outlen == wlen && memcmp(out, w, wlen) == 0;
     if (!ok)
         fprintf(stderr, "convert %d->%d of '%s': got %.*s\n", from, to, in_hex_or_text,
                 out != NULL ? (int)outlen : 0, out != NULL ? (char *)out : "");
@@ -326,8 +327,8 @@ static void test_any_rule(void)
     CU_ASSERT_TRUE(convert_eq(AF_NONCE_ANY_DER, "3003020105", AF_NONCE_ANY_CBOR, "453003020105"));
     CU_ASSERT_TRUE(convert_eq(AF_NONCE_ANY_CBOR, "453003020105", AF_NONCE_ANY_DER, "3003020105"));
     /* other JSON -> UTF8String of the compact text; other CBOR -> OCTET STRING of the item */
-    CU_ASSERT_TRUE(convert_eq(AF_NONCE_ANY_JSON, "{ \"a\" : 1 }", AF_NONCE_ANY_DER,
-                              "0c077b2261223a317d"));
+    CU_ASSERT_TRUE(
+        convert_eq(AF_NONCE_ANY_JSON, "{ \"a\" : 1 }", AF_NONCE_ANY_DER, "0c077b2261223a317d"));
     CU_ASSERT_TRUE(convert_eq(AF_NONCE_ANY_JSON, "\"not base64 !\"", AF_NONCE_ANY_DER,
                               "0c0e226e6f7420626173653634202122"));
     CU_ASSERT_TRUE(convert_eq(AF_NONCE_ANY_CBOR, "a1616101", AF_NONCE_ANY_DER, "0404a1616101"));
@@ -475,8 +476,8 @@ static void test_itav_objects(void)
     /* what stock `openssl cmp -infotype` builds: no value */
     o = OBJ_txt2obj("1.2.840.113549.1.9.16.2.8888", 1);
     bare = OSSL_CMP_ITAV_create(o, NULL);
-    CU_ASSERT_TRUE(fails_with(af_nonce_req_from_itav(&back, prof, codec, bare),
-                              AF_R_NONCE_MISSING));
+    CU_ASSERT_TRUE(
+        fails_with(af_nonce_req_from_itav(&back, prof, codec, bare), AF_R_NONCE_MISSING));
     af_nonce_codec_set_lenient(codec, 1);
     CU_ASSERT_TRUE_FATAL(af_nonce_req_from_itav(&back, prof, codec, bare));
     CU_ASSERT_EQUAL(af_nonce_codec_get_tolerated(codec), AF_NONCE_TOL_ITAV_ABSENT_VALUE);

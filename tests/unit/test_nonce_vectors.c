@@ -21,7 +21,7 @@ typedef struct {
     const char *profile;
     af_nonce_format fmt;
     int lenient;
-    const char *reencoded; /* file the re-encoding must equal; NULL = the input itself */
+    const char *reencoded;  /* file the re-encoding must equal; NULL = the input itself */
     unsigned int tolerated; /* AF_NONCE_TOL_* bits the lenient decode must report */
 } vector;
 
@@ -131,8 +131,8 @@ static void test_roundtrip_all(void)
         if (ok) {
             /* a CMC re-encoding carries the bodyPartID that was read */
             if (v->fmt == AF_NONCE_FMT_CMC)
-                CU_ASSERT_TRUE(af_nonce_codec_set_body_part_id(
-                    codec, af_nonce_codec_get_body_part_id(codec)));
+                CU_ASSERT_TRUE(
+                    af_nonce_codec_set_body_part_id(codec, af_nonce_codec_get_body_part_id(codec)));
             ok = v->kind == REQ ? af_nonce_req_encode(req, prof, v->fmt, codec, &out, &outlen)
                                 : af_nonce_resp_encode(resp, prof, v->fmt, codec, &out, &outlen);
             if (!ok)
@@ -140,8 +140,8 @@ static void test_roundtrip_all(void)
             CU_ASSERT_TRUE(ok);
             if (ok && !same(out, outlen, want != NULL ? want : in, want != NULL ? wantlen : inlen))
                 fprintf(stderr, "%s: re-encoding differs\n", v->file);
-            CU_ASSERT_TRUE(ok && same(out, outlen, want != NULL ? want : in,
-                                      want != NULL ? wantlen : inlen));
+            CU_ASSERT_TRUE(
+                ok && same(out, outlen, want != NULL ? want : in, want != NULL ? wantlen : inlen));
         }
         if (v->lenient) {
             /* the same bytes fail strictly, with a reason */
@@ -164,7 +164,8 @@ static void test_roundtrip_all(void)
     }
 }
 
-/* ---- our encoder against the independent vectors ---------------------------------------------- */
+/* ---- our encoder against the independent vectors ----------------------------------------------
+ */
 
 static const unsigned char nonce32[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
                                           11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
