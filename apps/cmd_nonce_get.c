@@ -28,7 +28,9 @@ static void help(FILE *out)
           "  --est URL            EST over HTTPS, e.g. https://127.0.0.1:8443 (…/.well-known/est\n"
           "                       [/<label>]/nonce is completed)\n"
           "  --cmc URL            CMC Full PKI Request over HTTP, e.g. http://127.0.0.1:8080/cmc\n"
-          "  --profile P          wire profile: draft-08 (default), rat-e2e, draft-06, siemens-ra\n"
+          "  --profile P          wire profile: draft-08 (default), rat-e2e, draft-06, siemens-ra;\n"
+          "                       without it, a profile named in the URL path (p/<name>, EST\n"
+          "                       <label>) is used\n"
           "  --len N              wanted nonce length in bytes (8..64)\n"
           "  --type OID           request type (reqTypeInfo.type / seed type)\n"
           "  --info FILE          reqInfo: one DER element (CMP, CMC) or JSON value (EST)\n"
@@ -182,13 +184,37 @@ fail:
     return ok ? AF_EXIT_OK : af_app_fail("nonce get: request");
 }
 
+/* The profile a URL names, as the RA routes it: CMP/CMC ".../p/<profile>/...", EST
+ * ".../.well-known/est/<label>/..." with a label that is a profile name. NULL when none. */
+static const char *profile_of_url(const char *url, char *buf, size_t n)
+{
+    const char *p = strstr(url, "/p/"), *e;
+
+    if (p != NULL)
+        p += 3;
+    else if ((p = strstr(url, "/.well-known/est/")) != NULL)
+        p += 17;
+    else
+        return NULL;
+    e = strchr(p, '/');
+    if (e == NULL)
+        e = p + strlen(p);
+    if ((size_t)(e - p) >= n)
+        return NULL;
+    memcpy(buf, p, (size_t)(e - p));
+    buf[e - p] = '\0';
+    return af_profile_def(buf) != NULL ? buf : NULL;
+}
+
 static int set_options(const get_opts *g, AF_PROTO_OPTS *o)
 {
+    char pbuf[64];
+    const char *prof = g->profile != NULL ? g->profile : profile_of_url(g->url, pbuf, sizeof(pbuf));
     int r;
 
     if (!af_proto_opts_set_protocol(o, g->proto) || !af_proto_opts_set1_url(o, g->url))
         return af_app_fail("nonce get");
-    if (g->profile != NULL && !af_proto_opts_set_profile_name(o, g->profile))
+    if (prof != NULL && !af_proto_opts_set_profile_name(o, prof))
         return af_app_fail("nonce get: --profile");
     if ((r = build_request(g, o)) != AF_EXIT_OK)
         return r;

@@ -21,6 +21,8 @@
 #define CMP_MEDIA_TYPE "application/pkixcmp"
 /* PKIBody choice numbers (RFC 9810 5.1.2); OpenSSL 3.0 keeps its names private */
 #define PKIBODY_ERROR 23
+/* senderKID of PBM-protected answers */
+#define RA_REFERENCE "attfresh-ra"
 
 /* What one request needs inside the genm callback, and what it reports back. */
 typedef struct {
@@ -28,14 +30,23 @@ typedef struct {
     const AF_RA_HTTP_REQ *rq;
     const AF_NONCE_PROFILE *prof;
     int fail_bit; /* OSSL_CMP_PKIFAILUREINFO_* to answer, -1 = none chosen */
-    char why[160];
+    char why[200];
+    char first_error[160]; /* first error OpenSSL's server logged */
     size_t issued; /* nonce length of the first item, for the log */
 } cmp_call;
 
-static int quiet_log(const char *func, const char *file, int line, OSSL_CMP_severity level,
-                     const char *msg)
+/* The call being served on this thread: OpenSSL's server prints (and so clears) the errors it met
+ * through the log callback, which has no argument, so the first one is caught here. */
+static _Thread_local cmp_call *current_call;
+
+static int log_cb(const char *func, const char *file, int line, OSSL_CMP_severity level,
+                  const char *msg)
 {
-    return 1; /* the request log line says what happened; OpenSSL's chatter would go to stdout */
+    cmp_call *c = current_call;
+
+    if (c != NULL && level <= OSSL_CMP_LOG_ERR && c->first_error[0] == '\0')
+        snprintf(c->first_error, sizeof(c->first_error), "%s", msg);
+    return 1; /* the request log line says what happened; OpenSSL's own lines would go to stdout */
 }
 
 /* Text of the newest error ("reason (detail)") without clearing the queue, so the caller's
@@ -205,35 +216,29 @@ end:
     return ok;
 }
 
-/* failInfo for a failure OpenSSL's server found before our callback ran. */
-static int fail_bit_for_cmp(cmp_call *c)
+/* failInfo for a failure OpenSSL's server found before our callback ran, from the first error it
+ * logged ("<reason>[:<detail>]"). */
+static void fail_for_cmp(cmp_call *c)
 {
-    unsigned long e;
-    int bit = OSSL_CMP_PKIFAILUREINFO_badRequest;
-    const char *data;
-    int flags;
+    static const int protection[] = {CMP_R_WRONG_PBM_VALUE, CMP_R_MISSING_PROTECTION,
+                                     CMP_R_ERROR_VALIDATING_PROTECTION,
+                                     CMP_R_ERROR_VALIDATING_SIGNATURE,
+                                     CMP_R_NO_SUITABLE_SENDER_CERT, CMP_R_MISSING_TRUST_STORE,
+                                     CMP_R_WRONG_ALGORITHM_OID,
+                                     CMP_R_MISSING_KEY_USAGE_DIGITALSIGNATURE};
+    size_t i;
 
-    /* the first error since our mark says what went wrong; later ones are consequences */
-    e = ERR_peek_error_data(&data, &flags);
-    if (ERR_GET_LIB(e) == ERR_LIB_CMP) {
-        switch (ERR_GET_REASON(e)) {
-        case CMP_R_WRONG_PBM_VALUE:
-        case CMP_R_MISSING_PROTECTION:
-        case CMP_R_ERROR_VALIDATING_PROTECTION:
-        case CMP_R_ERROR_VALIDATING_SIGNATURE:
-        case CMP_R_NO_SUITABLE_SENDER_CERT:
-        case CMP_R_MISSING_TRUST_STORE:
-        case CMP_R_WRONG_ALGORITHM_OID:
-        case CMP_R_MISSING_KEY_USAGE_DIGITALSIGNATURE:
-        case CMP_R_UNKNOWN_PKISTATUS:
-            bit = OSSL_CMP_PKIFAILUREINFO_badMessageCheck;
-            break;
-        default:
+    c->fail_bit = OSSL_CMP_PKIFAILUREINFO_badRequest;
+    for (i = 0; i < sizeof(protection) / sizeof(protection[0]); i++) {
+        const char *r = ERR_reason_error_string(ERR_PACK(ERR_LIB_CMP, 0, protection[i]));
+
+        if (r != NULL && strncmp(c->first_error, r, strlen(r)) == 0) {
+            c->fail_bit = OSSL_CMP_PKIFAILUREINFO_badMessageCheck;
             break;
         }
     }
-    call_fail(c, bit, "request refused");
-    return bit;
+    snprintf(c->why, sizeof(c->why), "request refused: %s",
+             c->first_error[0] != '\0' ? c->first_error : "no reason given");
 }
 
 static void answer_http(AF_RA_HTTP_RESP *rs, int status, const char *fmt, const char *detail)
@@ -267,10 +272,14 @@ static int configure(OSSL_CMP_SRV_CTX *srv, AF_RA *ra, cmp_call *c)
     X509_STORE *trust = af_ra_get0_cmp_trust(ra);
 
     if (!OSSL_CMP_SRV_CTX_init(srv, c, NULL, NULL, genm_cb, NULL, NULL, NULL)
-        || !OSSL_CMP_CTX_set_log_cb(ctx, quiet_log))
+        || !OSSL_CMP_CTX_set_log_cb(ctx, log_cb))
         return 0;
     secret = af_ra_get0_cmp_secret(ra, &slen);
-    if (secret != NULL && !OSSL_CMP_CTX_set1_secretValue(ctx, secret, (int)slen))
+    /* PBM-protected answers need a sender identity; without a certificate that is the senderKID */
+    if (secret != NULL
+        && (!OSSL_CMP_CTX_set1_secretValue(ctx, secret, (int)slen)
+            || !OSSL_CMP_CTX_set1_referenceValue(ctx, (const unsigned char *)RA_REFERENCE,
+                                                 (int)strlen(RA_REFERENCE))))
         return 0;
     if (key != NULL && cert != NULL
         && (!OSSL_CMP_CTX_set1_cert(ctx, cert) || !OSSL_CMP_CTX_set1_pkey(ctx, key)))
@@ -363,17 +372,20 @@ int af_ra_cmp_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP *rs)
         answer_http(rs, 500, "cmp: %s", "cannot set up the CMP server context");
         goto done;
     }
+    current_call = &c;
     rsp = OSSL_CMP_SRV_process_request(srv, req);
+    current_call = NULL;
     if (rsp == NULL) {
         char why[160];
 
         last_error_text(why, sizeof(why));
-        answer_http(rs, 400, "cmp: no answer possible: %s", why);
+        answer_http(rs, 400, "cmp: no answer possible: %s",
+                    c.first_error[0] != '\0' ? c.first_error : why);
         goto done;
     }
     if (OSSL_CMP_MSG_get_bodytype(rsp) == PKIBODY_ERROR) {
         if (c.fail_bit < 0)
-            fail_bit_for_cmp(&c);
+            fail_for_cmp(&c);
         rsp = rewrite_error(srv, req, rsp, &c);
         snprintf(rs->log, sizeof(rs->log), "cmp %s: error %s: %s",
                  af_nonce_profile_get0_name(c.prof), fail_name(c.fail_bit), c.why);
