@@ -65,34 +65,33 @@ static X509 *issue(EVP_PKEY *ak, const char *subj, long days, X509 *ca, EVP_PKEY
     const char *mdname = NULL;
     char eku[128];
 
-    if (x == NULL || bn == NULL || !BN_rand(bn, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY)
-        || (serial = BN_to_ASN1_INTEGER(bn, NULL)) == NULL || !X509_set_version(x, 2)
-        || !X509_set_serialNumber(x, serial))
+    if (x == NULL || bn == NULL || !BN_rand(bn, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) ||
+        (serial = BN_to_ASN1_INTEGER(bn, NULL)) == NULL || !X509_set_version(x, 2) ||
+        !X509_set_serialNumber(x, serial))
         goto err;
-    if ((n = subj[0] == '/' || strchr(subj, '=') != NULL ? af_parse_dn(subj) : X509_NAME_new())
-        == NULL)
+    if ((n = subj[0] == '/' || strchr(subj, '=') != NULL ? af_parse_dn(subj) : X509_NAME_new()) ==
+        NULL)
         goto fail;
-    if (X509_NAME_entry_count(n) == 0
-        && !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)subj, -1,
-                                       -1, 0))
+    if (X509_NAME_entry_count(n) == 0 &&
+        !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)subj, -1, -1, 0))
         goto err;
     snprintf(eku, sizeof(eku), "%s", af_oid_text(AF_OID_KP_ATTESTATION_KEY));
-    if (!X509_set_subject_name(x, n) || !X509_set_issuer_name(x, X509_get_subject_name(ca))
-        || X509_gmtime_adj(X509_getm_notBefore(x), 0) == NULL
-        || X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, NULL) == NULL
-        || !X509_set_pubkey(x, ak) || !add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE")
-        || !add_ext(x, ca, NID_key_usage, "critical,digitalSignature")
-        || !add_ext(x, ca, NID_ext_key_usage, eku)
-        || !add_ext(x, ca, NID_subject_key_identifier, "hash")
-        || !add_ext(x, ca, NID_authority_key_identifier, "keyid:always"))
+    if (!X509_set_subject_name(x, n) || !X509_set_issuer_name(x, X509_get_subject_name(ca)) ||
+        X509_gmtime_adj(X509_getm_notBefore(x), 0) == NULL ||
+        X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, NULL) == NULL ||
+        !X509_set_pubkey(x, ak) || !add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE") ||
+        !add_ext(x, ca, NID_key_usage, "critical,digitalSignature") ||
+        !add_ext(x, ca, NID_ext_key_usage, eku) ||
+        !add_ext(x, ca, NID_subject_key_identifier, "hash") ||
+        !add_ext(x, ca, NID_authority_key_identifier, "keyid:always"))
         goto err;
     if (!EVP_PKEY_is_a(cakey, "ED25519") && !EVP_PKEY_is_a(cakey, "ED448"))
         mdname = EVP_PKEY_is_a(cakey, "EC") && EVP_PKEY_get_bits(cakey) > 256 ? "SHA384" : "SHA256";
     {
         EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-        int ok = mctx != NULL
-                 && EVP_DigestSignInit_ex(mctx, NULL, mdname, NULL, NULL, cakey, NULL) > 0
-                 && X509_sign_ctx(x, mctx) > 0;
+        int ok = mctx != NULL &&
+                 EVP_DigestSignInit_ex(mctx, NULL, mdname, NULL, NULL, cakey, NULL) > 0 &&
+                 X509_sign_ctx(x, mctx) > 0;
 
         EVP_MD_CTX_free(mctx);
         if (!ok) {
@@ -132,8 +131,10 @@ static EVP_PKEY *generate(const char *alg, const char *token, const char *label)
     } else if (strcmp(alg, "ed25519") == 0) {
         type = "ED25519";
     } else {
-        AF_ERR(AF_R_INVALID_ARGUMENT, "unknown --alg '%s' (ec-p256, ec-p384, rsa2048, rsa-pss, "
-                                      "ed25519)", alg);
+        AF_ERR(AF_R_INVALID_ARGUMENT,
+               "unknown --alg '%s' (ec-p256, ec-p384, rsa2048, rsa-pss, "
+               "ed25519)",
+               alg);
         return NULL;
     }
     if (group != NULL)
@@ -145,12 +146,14 @@ static EVP_PKEY *generate(const char *alg, const char *token, const char *label)
     *p = OSSL_PARAM_construct_end();
     /* In the token, never in software: the property query pins the attfresh provider. */
     if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, type, AF_PROPQ)) == NULL) {
-        AF_ERR(AF_R_CRYPTO, "the attfresh provider cannot make %s keys (is it loaded? "
-                            "OPENSSL_CONF / OPENSSL_MODULES)", type);
+        AF_ERR(AF_R_CRYPTO,
+               "the attfresh provider cannot make %s keys (is it loaded? "
+               "OPENSSL_CONF / OPENSSL_MODULES)",
+               type);
         return NULL;
     }
-    if (EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_CTX_set_params(ctx, params) <= 0
-        || EVP_PKEY_generate(ctx, &pk) <= 0) {
+    if (EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_CTX_set_params(ctx, params) <= 0 ||
+        EVP_PKEY_generate(ctx, &pk) <= 0) {
         pk = NULL;
         AF_ERR(AF_R_CRYPTO, "key generation in token '%s' failed", token);
     }

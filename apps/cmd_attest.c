@@ -104,8 +104,8 @@ int af_cmd_attest(int argc, char **argv)
         rc = af_app_fail("cannot load the AK certificate");
         goto done;
     }
-    if ((at = af_attest_new(NULL, NULL)) == NULL || !af_attest_set1_nonce(at, nonce, nonce_len)
-        || !af_attest_set_rsa_pss(at, pss) || !af_attest_set_digest(at, digest)) {
+    if ((at = af_attest_new(NULL, NULL)) == NULL || !af_attest_set1_nonce(at, nonce, nonce_len) ||
+        !af_attest_set_rsa_pss(at, pss) || !af_attest_set_digest(at, digest)) {
         rc = af_app_fail("attest");
         goto done;
     }

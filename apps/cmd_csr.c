@@ -13,30 +13,32 @@
 
 static void help(FILE *out)
 {
-    fputs("usage: attfresh csr --key URI --subj DN [--san LIST]\n"
-          "                    (--evidence FILE | --attest --ak URI --ak-cert FILE\n"
-          "                                       (--nonce HEX | --state FILE) [--pss])\n"
-          "                    [--chain FILE] [--crmf] [--der] --out FILE\n\n"
-          "Makes a CSR signed by --key (in the HSM for a pkcs11: URI) with one id-aa-attestation\n"
-          "attribute: an AttestationBundle holding the PKIX Evidence statement and the AK chain\n"
-          "(the AK certificate and --chain) in `certs`. The nonce is only inside the Evidence.\n\n"
-          "  --key URI        the subject key (pkcs11: URI or key file)\n"
-          "  --subj DN        subject, e.g. '/CN=device-1/O=Example'\n"
-          "  --san LIST       subjectAltName, e.g. 'DNS:device-1.example,IP:192.0.2.1'\n"
-          "  --evidence FILE  Evidence made by `attfresh attest` (DER or PEM); must describe --key\n"
-          "  --attest         or make the Evidence now (about --key only), with:\n"
-          "  --ak URI, --ak-cert FILE, --nonce HEX | --state FILE, --pss   as for attest\n"
-          "  --chain FILE     more certificates of the AK chain (intermediate CAs)\n"
-          "  --crmf           write a CRMF CertReqMsg (DER) for CMP ir/cr instead: the bundle is the\n"
-          "                   CertTemplate extension id-aa-attestation\n"
-          "  --der            PKCS#10 in DER (default PEM)\n"
-          "  --out FILE       output\n\n"
-          "example:\n"
-          "  attfresh csr --key 'pkcs11:token=demo;object=device-key' --subj /CN=device-1 \\\n"
-          "      --attest --ak 'pkcs11:token=demo;object=ak' --ak-cert ak.pem \\\n"
-          "      --nonce 0123456789abcdef0123456789abcdef --out device.csr\n"
-          "  openssl req -verify -noout -in device.csr\n",
-          out);
+    fputs(
+        "usage: attfresh csr --key URI --subj DN [--san LIST]\n"
+        "                    (--evidence FILE | --attest --ak URI --ak-cert FILE\n"
+        "                                       (--nonce HEX | --state FILE) [--pss])\n"
+        "                    [--chain FILE] [--crmf] [--der] --out FILE\n\n"
+        "Makes a CSR signed by --key (in the HSM for a pkcs11: URI) with one id-aa-attestation\n"
+        "attribute: an AttestationBundle holding the PKIX Evidence statement and the AK chain\n"
+        "(the AK certificate and --chain) in `certs`. The nonce is only inside the Evidence.\n\n"
+        "  --key URI        the subject key (pkcs11: URI or key file)\n"
+        "  --subj DN        subject, e.g. '/CN=device-1/O=Example'\n"
+        "  --san LIST       subjectAltName, e.g. 'DNS:device-1.example,IP:192.0.2.1'\n"
+        "  --evidence FILE  Evidence made by `attfresh attest` (DER or PEM); must describe --key\n"
+        "  --attest         or make the Evidence now (about --key only), with:\n"
+        "  --ak URI, --ak-cert FILE, --nonce HEX | --state FILE, --pss   as for attest\n"
+        "  --chain FILE     more certificates of the AK chain (intermediate CAs)\n"
+        "  --crmf           write a CRMF CertReqMsg (DER) for CMP ir/cr instead: the bundle is "
+        "the\n"
+        "                   CertTemplate extension id-aa-attestation\n"
+        "  --der            PKCS#10 in DER (default PEM)\n"
+        "  --out FILE       output\n\n"
+        "example:\n"
+        "  attfresh csr --key 'pkcs11:token=demo;object=device-key' --subj /CN=device-1 \\\n"
+        "      --attest --ak 'pkcs11:token=demo;object=ak' --ak-cert ak.pem \\\n"
+        "      --nonce 0123456789abcdef0123456789abcdef --out device.csr\n"
+        "  openssl req -verify -noout -in device.csr\n",
+        out);
 }
 
 static AF_EVIDENCE *make_evidence(EVP_PKEY *key, const char *key_uri, const char *ak_uri,
@@ -59,15 +61,16 @@ static AF_EVIDENCE *make_evidence(EVP_PKEY *key, const char *key_uri, const char
         af_app_fail("cannot load the attestation key");
     else if ((akc = af_load_cert(ak_cert_path, NULL, NULL)) == NULL)
         af_app_fail("cannot load the AK certificate");
-    else if ((at = af_attest_new(NULL, NULL)) == NULL || !af_attest_set1_nonce(at, nonce, nlen)
-             || !af_attest_set_rsa_pss(at, pss) || !af_attest_add_key(at, key, key_uri, &facts)
-             || !af_attest_set1_ak(at, ak, akc))
+    else if ((at = af_attest_new(NULL, NULL)) == NULL || !af_attest_set1_nonce(at, nonce, nlen) ||
+             !af_attest_set_rsa_pss(at, pss) || !af_attest_add_key(at, key, key_uri, &facts) ||
+             !af_attest_set1_ak(at, ak, akc))
         af_app_fail("attest");
     else if ((ev = af_attest_sign(at)) == NULL)
         af_app_fail("cannot sign the Evidence with %s", ak_uri);
     else if (!(facts & AF_FACT_ATTRIBUTES))
-        fprintf(stderr, "attfresh: note: %s has no PKCS#11 facts (not a token key through "
-                        "attfresh.so): the Evidence states only its identifier and spki\n",
+        fprintf(stderr,
+                "attfresh: note: %s has no PKCS#11 facts (not a token key through "
+                "attfresh.so): the Evidence states only its identifier and spki\n",
                 key_uri);
     af_attest_free(at);
     X509_free(akc);
@@ -182,12 +185,15 @@ int af_cmd_csr(int argc, char **argv)
             goto done;
         }
         if (!af_evidence_describes(ev, key)) {
-            fprintf(stderr, "attfresh: %s: no key element describes %s (Evidence about another "
-                            "key)\n", evfile, key_uri);
+            fprintf(stderr,
+                    "attfresh: %s: no key element describes %s (Evidence about another "
+                    "key)\n",
+                    evfile, key_uri);
             goto done;
         }
     }
-    if ((b = af_bundle_new()) == NULL || !af_bundle_add_evidence(b, ev) || !add_chain(b, ev, chain)) {
+    if ((b = af_bundle_new()) == NULL || !af_bundle_add_evidence(b, ev) ||
+        !add_chain(b, ev, chain)) {
         rc = af_app_fail("cannot build the attestation bundle");
         goto done;
     }

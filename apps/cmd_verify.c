@@ -88,8 +88,8 @@ int af_cmd_verify(int argc, char **argv)
         goto done;
     }
     if (policy != NULL) {
-        if ((pol = af_policy_new()) == NULL || !af_policy_load(pol, policy)
-            || !af_verify_set_policy(v, pol)) {
+        if ((pol = af_policy_new()) == NULL || !af_policy_load(pol, policy) ||
+            !af_verify_set_policy(v, pol)) {
             rc = af_app_fail("%s", policy);
             goto done;
         }

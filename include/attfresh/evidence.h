@@ -20,22 +20,22 @@ extern "C" {
 #endif
 
 /* Bounds every decoder enforces (a bigger input is rejected before it is parsed). */
-#define AF_EVIDENCE_MAX_DER (64 * 1024)    /* one Evidence */
-#define AF_BUNDLE_MAX_DER (256 * 1024)     /* one AttestationBundle with its certificates */
+#define AF_EVIDENCE_MAX_DER (64 * 1024) /* one Evidence */
+#define AF_BUNDLE_MAX_DER (256 * 1024)  /* one AttestationBundle with its certificates */
 #define AF_EVIDENCE_MAX_ELEMENTS 64
-#define AF_EVIDENCE_MAX_CLAIMS 64          /* per element */
+#define AF_EVIDENCE_MAX_CLAIMS 64 /* per element */
 #define AF_EVIDENCE_MAX_SIGNATURES 8
 #define AF_BUNDLE_MAX_STATEMENTS 8
 #define AF_BUNDLE_MAX_CERTS 16
 
-/* ==== Evidence (opaque; the decoded ASN.1 structure) ======================================== */
+/* ==== Evidence (opaque; the decoded ASN.1 structure) ========================================= */
 typedef struct af_evidence_st AF_EVIDENCE;
 
 void af_evidence_free(AF_EVIDENCE *ev);
 /* Strict decode: at most AF_EVIDENCE_MAX_DER bytes, DER only (the input must re-encode to the
  * same bytes), no trailing bytes, counts within the bounds above. intermediateCertificates is
  * accepted both as EXPLICIT [0] (the module) and IMPLICIT [0] (what the reference code reads).
- * Structural rules (version, element counts, claims) are NOT checked here: see af_evidence_verify. */
+ * Structural rules (version, element counts, claims) are checked by af_evidence_verify. */
 AF_EVIDENCE *af_evidence_from_der(const unsigned char *der, size_t len);
 /* DER of the whole Evidence into a new buffer (OPENSSL_free). Returns 1/0. */
 int af_evidence_to_der(const AF_EVIDENCE *ev, unsigned char **der, size_t *len);
@@ -55,12 +55,12 @@ int af_evidence_get_platform(const AF_EVIDENCE *ev, int claim, char *buf, size_t
 
 /* One key element, read into plain fields. A boolean claim that is absent reads -1. */
 typedef struct {
-    char *identifier;       /* NULL when absent */
-    unsigned char *spki;    /* DER SubjectPublicKeyInfo, NULL when absent */
+    char *identifier;    /* NULL when absent */
+    unsigned char *spki; /* DER SubjectPublicKeyInfo, NULL when absent */
     size_t spki_len;
     int extractable, sensitive, never_extractable, local;
     int has_purpose;
-    unsigned int purpose;   /* AF_CAP_* bits (params.h); unknown capability OIDs are skipped */
+    unsigned int purpose; /* AF_CAP_* bits (params.h); unknown capability OIDs are skipped */
 } AF_KEY_CLAIMS;
 
 size_t af_evidence_key_count(const AF_EVIDENCE *ev);
@@ -71,12 +71,12 @@ void af_key_claims_clear(AF_KEY_CLAIMS *kc);
 /* 1 when a key element's spki claim equals key's SubjectPublicKeyInfo byte for byte. */
 int af_evidence_describes(const AF_EVIDENCE *ev, EVP_PKEY *key);
 /* The certificates of the signers (sid.certificate), new stack of new references. */
-STACK_OF(X509) *af_evidence_get1_signer_certs(const AF_EVIDENCE *ev);
+STACK_OF(X509) * af_evidence_get1_signer_certs(const AF_EVIDENCE *ev);
 
 /* Human-readable dump of all elements and claims (names from the OID table). */
 int af_evidence_print(BIO *out, const AF_EVIDENCE *ev);
 
-/* ==== Building and signing Evidence ========================================================= */
+/* ==== Building and signing Evidence ========================================================== */
 typedef struct af_attest_st AF_ATTEST;
 
 /* Facts af_attest_add_key found on a key; what it did not find is not claimed. A key from a
@@ -117,14 +117,14 @@ int af_sign_data(EVP_PKEY *key, const char *mdname, int pss, OSSL_LIB_CTX *libct
                  const char *propq, const unsigned char *data, size_t len, X509_ALGOR **alg,
                  unsigned char **sig, size_t *siglen);
 
-/* ==== AttestationBundle ===================================================================== */
+/* ==== AttestationBundle ====================================================================== */
 typedef struct af_bundle_st AF_BUNDLE;
 
 /* What the id-aa-attestation attribute value turned out to be. */
 typedef enum {
-    AF_LAYOUT_BUNDLE = 1,         /* current: AttestationBundle {attestations, certs} */
-    AF_LAYOUT_EVIDENCE_BUNDLE,    /* earlier: one EvidenceBundle, statements with hints */
-    AF_LAYOUT_EVIDENCE_BUNDLES    /* earlier: SEQUENCE OF EvidenceBundle */
+    AF_LAYOUT_BUNDLE = 1,      /* current: AttestationBundle {attestations, certs} */
+    AF_LAYOUT_EVIDENCE_BUNDLE, /* earlier: one EvidenceBundle, statements with hints */
+    AF_LAYOUT_EVIDENCE_BUNDLES /* earlier: SEQUENCE OF EvidenceBundle */
 } af_bundle_layout;
 
 AF_BUNDLE *af_bundle_new(void);
@@ -147,9 +147,9 @@ int af_bundle_statement_type(const AF_BUNDLE *b, size_t i);
 AF_EVIDENCE *af_bundle_get1_evidence(const AF_BUNDLE *b, size_t i);
 /* The bundle's certificates as a new stack of new references (sk_X509_pop_free); never NULL
  * unless out of memory. */
-STACK_OF(X509) *af_bundle_get1_certs(const AF_BUNDLE *b);
+STACK_OF(X509) * af_bundle_get1_certs(const AF_BUNDLE *b);
 
-/* ==== Attested CSR (PKCS#10) and CRMF ======================================================= */
+/* ==== Attested CSR (PKCS#10) and CRMF ======================================================== */
 /* A new X509_REQ: subject DN (OpenSSL "/CN=x/O=y" form), optional SANs (comma-separated
  * "DNS:a,IP:1.2.3.4,email:x@y,URI:u"; NULL for none), one id-aa-attestation attribute carrying
  * the bundle; self-signed with key (any provider). Returns NULL with an error raised. */
@@ -157,14 +157,14 @@ X509_REQ *af_csr_new(EVP_PKEY *key, const char *subject, const char *sans, const
                      OSSL_LIB_CTX *libctx, const char *propq);
 /* A CRMF CertReqMsg for CMP ir/cr: CertTemplate with subject, public key, SANs and the extension
  * id-aa-attestation (extnValue = bundle DER), POPO signed by key. */
-OSSL_CRMF_MSG *af_crmf_new(EVP_PKEY *key, const char *subject, const char *sans,
-                           const AF_BUNDLE *b, OSSL_LIB_CTX *libctx, const char *propq);
+OSSL_CRMF_MSG *af_crmf_new(EVP_PKEY *key, const char *subject, const char *sans, const AF_BUNDLE *b,
+                           OSSL_LIB_CTX *libctx, const char *propq);
 /* A distinguished name from "/CN=a/O=b" (OpenSSL command form, '\\' escapes) or "CN=a,O=b". */
 X509_NAME *af_parse_dn(const char *dn);
 /* The X509_EXTENSION alone, for callers that build their own CertTemplate. */
 X509_EXTENSION *af_attestation_extension_new(const AF_BUNDLE *b);
 
-/* ==== Verification results ================================================================== */
+/* ==== Verification results =================================================================== */
 typedef enum { AF_CHECK_PASS = 0, AF_CHECK_FAIL = 1, AF_CHECK_SKIP = 2 } af_check_status;
 typedef struct af_checks_st AF_CHECKS;
 
@@ -203,7 +203,7 @@ int af_checks_first_failure(const AF_CHECKS *c);
 int af_checks_print(BIO *out, const AF_CHECKS *c);
 char *af_checks_to_json(const AF_CHECKS *c); /* OPENSSL_free */
 
-/* ==== Key-claim policy ====================================================================== */
+/* ==== Key-claim policy ======================================================================= */
 typedef struct af_policy_st AF_POLICY;
 
 /* Default: sensitive, never-extractable and local must be true, extractable false; a required
@@ -219,7 +219,7 @@ void af_policy_free(AF_POLICY *p);
 int af_policy_parse(AF_POLICY *p, const char *text, size_t len);
 int af_policy_load(AF_POLICY *p, const char *path);
 
-/* ==== Verifying ============================================================================= */
+/* ==== Verifying ============================================================================== */
 typedef struct af_verify_st AF_VERIFY;
 
 /* The nonce check the caller plugs in: returns 1 when nonce is acceptable (the RA consumes it
@@ -254,7 +254,7 @@ void af_verify_set_time(AF_VERIFY *v, time_t t);
 /* Evidence checks alone: rules, each signature, AK chain/usage (untrusted = extra chain certs,
  * may be NULL), nonce; and, when spki is given, key binding and policy for the key element
  * whose spki equals it. Results are appended to out. Returns 1 when all passed. */
-int af_evidence_verify(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) *untrusted,
+int af_evidence_verify(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) * untrusted,
                        const unsigned char *spki, size_t spki_len, AF_CHECKS *out);
 /* Everything for a PKCS#10 CSR: self-signature, exactly one attestation attribute, bundle, every
  * Evidence statement as above, key binding to the CSR's SubjectPublicKeyInfo, nonce, policy. */
@@ -262,7 +262,7 @@ int af_csr_verify(AF_VERIFY *v, X509_REQ *req, AF_CHECKS *out);
 /* The same for a CRMF CertReqMsg (POPO signature instead of the self-signature). */
 int af_crmf_verify(AF_VERIFY *v, const OSSL_CRMF_MSG *msg, AF_CHECKS *out);
 
-/* ==== The nonce to attest ================================================================== */
+/* ==== The nonce to attest ==================================================================== */
 /* The nonce kept from the RA's answer (what `--state FILE` reads): the transaction state JSON of
  * `attfresh nonce get --state` (proto.h), a NonceResponse in any profile and encoding (its first
  * item, decoded leniently), or hex text. New buffer
@@ -279,7 +279,7 @@ EVP_PKEY *af_load_key(const char *uri, int want_private, OSSL_LIB_CTX *libctx, c
 /* First certificate at uri/path. */
 X509 *af_load_cert(const char *uri, OSSL_LIB_CTX *libctx, const char *propq);
 /* Every certificate in a PEM/DER file, as a new stack (at least one, else NULL). */
-STACK_OF(X509) *af_load_certs(const char *path, OSSL_LIB_CTX *libctx, const char *propq);
+STACK_OF(X509) * af_load_certs(const char *path, OSSL_LIB_CTX *libctx, const char *propq);
 
 #ifdef __cplusplus
 }

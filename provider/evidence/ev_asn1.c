@@ -11,7 +11,9 @@
 #include "attfresh/err.h"
 #include "evidence/ev_local.h"
 
-/* ---- PKIX Evidence ---------------------------------------------------------------------------- */
+/* The template macros read best one field per line. */
+// clang-format off
+/* ---- PKIX Evidence -------------------------------------------------------------------------- */
 ASN1_SEQUENCE(AF_EV_CLAIM) = {
     ASN1_SIMPLE(AF_EV_CLAIM, type, ASN1_OBJECT),
     ASN1_OPT(AF_EV_CLAIM, value, ASN1_ANY),
@@ -58,7 +60,7 @@ ASN1_SEQUENCE(AF_EVIDENCE_IMP) = {
     ASN1_IMP_SEQUENCE_OF_OPT(AF_EVIDENCE, intermediates, X509, 0),
 } ASN1_SEQUENCE_END_name(AF_EVIDENCE, AF_EVIDENCE_IMP)
 
-/* ---- csr-attestation -------------------------------------------------------------------------- */
+/* ---- csr-attestation ------------------------------------------------------------------------ */
 ASN1_SEQUENCE(AF_ATT_STATEMENT) = {
     ASN1_SIMPLE(AF_ATT_STATEMENT, type, ASN1_OBJECT),
     ASN1_SIMPLE(AF_ATT_STATEMENT, stmt, ASN1_ANY),
@@ -101,8 +103,13 @@ ASN1_ITEM_TEMPLATE(AF_OLD_BUNDLES) =
 ASN1_ITEM_TEMPLATE_END(AF_OLD_BUNDLES)
 IMPLEMENT_ASN1_FUNCTIONS(AF_OLD_BUNDLES)
 
-/* ---- helpers ---------------------------------------------------------------------------------- */
-ASN1_OBJECT *af_ev_obj(af_oid_id id)
+                        // clang-format on
+
+                        /* ---- helpers
+                           ----------------------------------------------------------------------------------
+                         */
+                        ASN1_OBJECT
+                        * af_ev_obj(af_oid_id id)
 {
     const char *txt = af_oid_text(id);
     ASN1_OBJECT *o = txt != NULL ? OBJ_txt2obj(txt, 1) : NULL;

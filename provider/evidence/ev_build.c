@@ -23,7 +23,7 @@ struct af_attest_st {
     size_t nonce_len;
     time_t when;
     int when_set;
-    STACK_OF(AF_EV_ELEMENT) *keys;
+    STACK_OF(AF_EV_ELEMENT) * keys;
     AF_EV_ELEMENT *platform; /* from the first key (or AK) with token info */
     EVP_PKEY *ak;
     X509 *ak_cert;
@@ -31,7 +31,7 @@ struct af_attest_st {
     int pss;
 };
 
-/* ---- signing ---------------------------------------------------------------------------------- */
+/* ---- signing -------------------------------------------------------------------------------- */
 static const char *default_md(EVP_PKEY *key)
 {
     if (EVP_PKEY_is_a(key, "EC")) {
@@ -61,18 +61,16 @@ static int pss_algor(X509_ALGOR *alg, int md_nid, int saltlen)
     ASN1_STRING *mgfparam = NULL, *params = NULL;
     int ok = 0;
 
-    if (pp == NULL || (pp->hashAlgorithm = md_algor(md_nid)) == NULL
-        || (mgfmd = md_algor(md_nid)) == NULL
-        || (pp->maskGenAlgorithm = X509_ALGOR_new()) == NULL
-        || ASN1_item_pack(mgfmd, ASN1_ITEM_rptr(X509_ALGOR), &mgfparam) == NULL
-        || !X509_ALGOR_set0(pp->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1), V_ASN1_SEQUENCE,
-                            mgfparam))
+    if (pp == NULL || (pp->hashAlgorithm = md_algor(md_nid)) == NULL ||
+        (mgfmd = md_algor(md_nid)) == NULL || (pp->maskGenAlgorithm = X509_ALGOR_new()) == NULL ||
+        ASN1_item_pack(mgfmd, ASN1_ITEM_rptr(X509_ALGOR), &mgfparam) == NULL ||
+        !X509_ALGOR_set0(pp->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1), V_ASN1_SEQUENCE, mgfparam))
         goto done;
     mgfparam = NULL;
-    if ((pp->saltLength = ASN1_INTEGER_new()) == NULL
-        || !ASN1_INTEGER_set(pp->saltLength, saltlen)
-        || ASN1_item_pack(pp, ASN1_ITEM_rptr(RSA_PSS_PARAMS), &params) == NULL
-        || !X509_ALGOR_set0(alg, OBJ_nid2obj(NID_rsassaPss), V_ASN1_SEQUENCE, params))
+    if ((pp->saltLength = ASN1_INTEGER_new()) == NULL ||
+        !ASN1_INTEGER_set(pp->saltLength, saltlen) ||
+        ASN1_item_pack(pp, ASN1_ITEM_rptr(RSA_PSS_PARAMS), &params) == NULL ||
+        !X509_ALGOR_set0(alg, OBJ_nid2obj(NID_rsassaPss), V_ASN1_SEQUENCE, params))
         goto done;
     params = NULL;
     ok = 1;
@@ -105,8 +103,8 @@ int af_sign_data(EVP_PKEY *key, const char *mdname, int pss, OSSL_LIB_CTX *libct
     if (EVP_PKEY_is_a(key, "ED25519")) {
         ed = 1;
         sig_nid = NID_ED25519;
-    } else if (EVP_PKEY_is_a(key, "EC") || EVP_PKEY_is_a(key, "RSA")
-               || EVP_PKEY_is_a(key, "RSA-PSS")) {
+    } else if (EVP_PKEY_is_a(key, "EC") || EVP_PKEY_is_a(key, "RSA") ||
+               EVP_PKEY_is_a(key, "RSA-PSS")) {
         if (mdname == NULL)
             mdname = default_md(key);
         if ((md = EVP_MD_fetch(libctx, mdname, propq)) == NULL) {
@@ -146,10 +144,10 @@ int af_sign_data(EVP_PKEY *key, const char *mdname, int pss, OSSL_LIB_CTX *libct
     }
     if (EVP_DigestSignInit_ex(mctx, &pctx, ed ? NULL : mdname, libctx, propq, key, NULL) <= 0)
         goto crypto;
-    if (sig_nid == NID_rsassaPss
-        && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0
-            || EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, mdname, NULL) <= 0
-            || EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, EVP_MD_get_size(md)) <= 0))
+    if (sig_nid == NID_rsassaPss &&
+        (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+         EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, mdname, NULL) <= 0 ||
+         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, EVP_MD_get_size(md)) <= 0))
         goto crypto;
     if (EVP_DigestSign(mctx, NULL, &slen, data, len) <= 0)
         goto crypto;
@@ -178,7 +176,7 @@ done:
     return ok;
 }
 
-/* ---- claims ------------------------------------------------------------------------------------ */
+/* ---- claims --------------------------------------------------------------------------------- */
 static AF_EV_CLAIM *claim_new(af_oid_id id, ASN1_TYPE *value)
 {
     AF_EV_CLAIM *c = AF_EV_CLAIM_new();
@@ -259,7 +257,7 @@ static AF_EV_ELEMENT *element_new(af_oid_id type)
     return e;
 }
 
-/* ---- key params (a key without them simply lacks the fact) ------------------------------------ */
+/* ---- key params (a key without them simply lacks the fact) ---------------------------------- */
 static int get_int_param(EVP_PKEY *k, const char *name, int *v)
 {
     OSSL_PARAM p[2];
@@ -335,13 +333,13 @@ err:
     return NULL;
 }
 
-/* ---- the builder ------------------------------------------------------------------------------- */
+/* ---- the builder ---------------------------------------------------------------------------- */
 AF_ATTEST *af_attest_new(OSSL_LIB_CTX *libctx, const char *propq)
 {
     AF_ATTEST *at = OPENSSL_zalloc(sizeof(*at));
 
-    if (at == NULL || (at->keys = sk_AF_EV_ELEMENT_new_null()) == NULL
-        || (propq != NULL && (at->propq = OPENSSL_strdup(propq)) == NULL)) {
+    if (at == NULL || (at->keys = sk_AF_EV_ELEMENT_new_null()) == NULL ||
+        (propq != NULL && (at->propq = OPENSSL_strdup(propq)) == NULL)) {
         af_attest_free(at);
         AF_ERR(AF_R_MALLOC, "attestation builder");
         return NULL;
@@ -460,11 +458,10 @@ int af_attest_add_key(AF_ATTEST *at, EVP_PKEY *key, const char *name, unsigned i
                "the key has no %s parameter (not a token key): give it a name", AF_PARAM_KEY_URI);
         return 0;
     }
-    if (!af_ev_spki_der(key, &spki, &spki_len) || (e = element_new(AF_OID_EV_ELEM_KEY)) == NULL
-        || !push_claim(e, AF_OID_EV_KEY_IDENTIFIER,
-                       string_value(V_ASN1_UTF8STRING, (const unsigned char *)ident,
-                                    strlen(ident)))
-        || !push_claim(e, AF_OID_EV_KEY_SPKI, string_value(V_ASN1_OCTET_STRING, spki, spki_len)))
+    if (!af_ev_spki_der(key, &spki, &spki_len) || (e = element_new(AF_OID_EV_ELEM_KEY)) == NULL ||
+        !push_claim(e, AF_OID_EV_KEY_IDENTIFIER,
+                    string_value(V_ASN1_UTF8STRING, (const unsigned char *)ident, strlen(ident))) ||
+        !push_claim(e, AF_OID_EV_KEY_SPKI, string_value(V_ASN1_OCTET_STRING, spki, spki_len)))
         goto err;
     for (i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
         int v = 0;
@@ -547,14 +544,12 @@ static AF_EV_ELEMENT *transaction_element(AF_ATTEST *at)
     unsigned char *spki = NULL;
     size_t spki_len = 0;
 
-    if (e == NULL
-        || !push_claim(e, AF_OID_EV_TX_NONCE,
-                       string_value(V_ASN1_OCTET_STRING, at->nonce, at->nonce_len))
-        || !push_claim(e, AF_OID_EV_TX_TIMESTAMP,
-                       time_value(at->when_set ? at->when : time(NULL)))
-        || !af_ev_spki_der(at->ak, &spki, &spki_len)
-        || !push_claim(e, AF_OID_EV_TX_AK_SPKI,
-                       string_value(V_ASN1_OCTET_STRING, spki, spki_len))) {
+    if (e == NULL ||
+        !push_claim(e, AF_OID_EV_TX_NONCE,
+                    string_value(V_ASN1_OCTET_STRING, at->nonce, at->nonce_len)) ||
+        !push_claim(e, AF_OID_EV_TX_TIMESTAMP, time_value(at->when_set ? at->when : time(NULL))) ||
+        !af_ev_spki_der(at->ak, &spki, &spki_len) ||
+        !push_claim(e, AF_OID_EV_TX_AK_SPKI, string_value(V_ASN1_OCTET_STRING, spki, spki_len))) {
         OPENSSL_free(spki);
         AF_EV_ELEMENT_free(e);
         return NULL;
@@ -563,7 +558,7 @@ static AF_EV_ELEMENT *transaction_element(AF_ATTEST *at)
     return e;
 }
 
-static int push_dup_element(STACK_OF(AF_EV_ELEMENT) *sk, const AF_EV_ELEMENT *e)
+static int push_dup_element(STACK_OF(AF_EV_ELEMENT) * sk, const AF_EV_ELEMENT *e)
 {
     AF_EV_ELEMENT *d = ASN1_item_dup(ASN1_ITEM_rptr(AF_EV_ELEMENT), e);
 

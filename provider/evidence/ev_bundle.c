@@ -36,9 +36,9 @@ int af_bundle_add_evidence(AF_BUNDLE *b, const AF_EVIDENCE *ev)
         goto err;
     }
     /* stmt ANY holds the Evidence SEQUENCE as it is: V_ASN1_SEQUENCE keeps the whole TLV. */
-    if ((st = AF_ATT_STATEMENT_new()) == NULL || (st->type = af_ev_obj(AF_OID_EVIDENCE)) == NULL
-        || (seq = ASN1_STRING_type_new(V_ASN1_SEQUENCE)) == NULL
-        || !ASN1_STRING_set(seq, der, (int)len)) {
+    if ((st = AF_ATT_STATEMENT_new()) == NULL || (st->type = af_ev_obj(AF_OID_EVIDENCE)) == NULL ||
+        (seq = ASN1_STRING_type_new(V_ASN1_SEQUENCE)) == NULL ||
+        !ASN1_STRING_set(seq, der, (int)len)) {
         AF_ERR(AF_R_MALLOC, "attestation statement");
         goto err;
     }
@@ -116,9 +116,8 @@ static int count_ok(const AF_BUNDLE *b)
                AF_BUNDLE_MAX_STATEMENTS);
         return 0;
     }
-    if (b->certs != NULL
-        && (sk_AF_CERT_CHOICE_num(b->certs) < 1
-            || sk_AF_CERT_CHOICE_num(b->certs) > AF_BUNDLE_MAX_CERTS)) {
+    if (b->certs != NULL && (sk_AF_CERT_CHOICE_num(b->certs) < 1 ||
+                             sk_AF_CERT_CHOICE_num(b->certs) > AF_BUNDLE_MAX_CERTS)) {
         AF_ERR(AF_R_EVIDENCE_DECODE, "bundle has %d certificates (1..%d)",
                sk_AF_CERT_CHOICE_num(b->certs), AF_BUNDLE_MAX_CERTS);
         return 0;
@@ -127,7 +126,7 @@ static int count_ok(const AF_BUNDLE *b)
 }
 
 /* Hints of an earlier-layout statement list, appended to desc. */
-static void add_statements(char *desc, size_t size, const STACK_OF(AF_OLD_STATEMENT) *sts,
+static void add_statements(char *desc, size_t size, const STACK_OF(AF_OLD_STATEMENT) * sts,
                            int *nstmt, int *nhint)
 {
     int i;
@@ -155,11 +154,11 @@ static void add_statements(char *desc, size_t size, const STACK_OF(AF_OLD_STATEM
 /* The earlier layouts, with their SIZE (1..MAX) constraints. */
 static AF_OLD_BUNDLE *old_bundle(const unsigned char *der, size_t len)
 {
-    AF_OLD_BUNDLE *ob = (AF_OLD_BUNDLE *)af_ev_d2i_strict(ASN1_ITEM_rptr(AF_OLD_BUNDLE), der, len,
-                                                          "bundle");
+    AF_OLD_BUNDLE *ob =
+        (AF_OLD_BUNDLE *)af_ev_d2i_strict(ASN1_ITEM_rptr(AF_OLD_BUNDLE), der, len, "bundle");
 
-    if (ob != NULL && (sk_AF_OLD_STATEMENT_num(ob->statements) < 1
-                       || (ob->certs != NULL && sk_AF_CERT_CHOICE_num(ob->certs) < 1))) {
+    if (ob != NULL && (sk_AF_OLD_STATEMENT_num(ob->statements) < 1 ||
+                       (ob->certs != NULL && sk_AF_CERT_CHOICE_num(ob->certs) < 1))) {
         AF_OLD_BUNDLE_free(ob);
         ob = NULL;
     }
@@ -168,15 +167,15 @@ static AF_OLD_BUNDLE *old_bundle(const unsigned char *der, size_t len)
 
 static AF_OLD_BUNDLES *old_bundles(const unsigned char *der, size_t len)
 {
-    AF_OLD_BUNDLES *obs = (AF_OLD_BUNDLES *)af_ev_d2i_strict(ASN1_ITEM_rptr(AF_OLD_BUNDLES), der,
-                                                             len, "bundle");
+    AF_OLD_BUNDLES *obs =
+        (AF_OLD_BUNDLES *)af_ev_d2i_strict(ASN1_ITEM_rptr(AF_OLD_BUNDLES), der, len, "bundle");
     int i, ok = obs != NULL && sk_AF_OLD_BUNDLE_num(obs) >= 1;
 
     for (i = 0; ok && i < sk_AF_OLD_BUNDLE_num(obs); i++) {
         const AF_OLD_BUNDLE *ob = sk_AF_OLD_BUNDLE_value(obs, i);
 
-        ok = sk_AF_OLD_STATEMENT_num(ob->statements) >= 1
-             && (ob->certs == NULL || sk_AF_CERT_CHOICE_num(ob->certs) >= 1);
+        ok = sk_AF_OLD_STATEMENT_num(ob->statements) >= 1 &&
+             (ob->certs == NULL || sk_AF_CERT_CHOICE_num(ob->certs) >= 1);
     }
     if (!ok) {
         AF_OLD_BUNDLES_free(obs);
@@ -200,8 +199,9 @@ int af_bundle_describe_layout(const unsigned char *der, size_t len, char *desc, 
         b = NULL;
     }
     if (b != NULL) {
-        snprintf(desc, descsize, "AttestationBundle (current csr-attestation layout): %d "
-                                 "statement(s), %d certificate(s)",
+        snprintf(desc, descsize,
+                 "AttestationBundle (current csr-attestation layout): %d "
+                 "statement(s), %d certificate(s)",
                  sk_AF_ATT_STATEMENT_num(b->statements), sk_AF_CERT_CHOICE_num(b->certs));
         af_bundle_free(b);
         layout = AF_LAYOUT_BUNDLE;
@@ -215,8 +215,8 @@ int af_bundle_describe_layout(const unsigned char *der, size_t len, char *desc, 
         layout = AF_LAYOUT_EVIDENCE_BUNDLE;
     } else if ((obs = old_bundles(der, len)) != NULL) {
         for (i = 0; i < sk_AF_OLD_BUNDLE_num(obs); i++)
-            add_statements(list, sizeof(list), sk_AF_OLD_BUNDLE_value(obs, i)->statements,
-                           &nstmt, &nhint);
+            add_statements(list, sizeof(list), sk_AF_OLD_BUNDLE_value(obs, i)->statements, &nstmt,
+                           &nhint);
         snprintf(desc, descsize,
                  "EvidenceBundles (earlier csr-attestation layout): %d bundle(s), %d "
                  "statement(s), %d hint(s)%s",
@@ -295,7 +295,7 @@ AF_EVIDENCE *af_bundle_get1_evidence(const AF_BUNDLE *b, size_t i)
                                 (size_t)ASN1_STRING_length(st->stmt->value.sequence));
 }
 
-STACK_OF(X509) *af_bundle_get1_certs(const AF_BUNDLE *b)
+STACK_OF(X509) * af_bundle_get1_certs(const AF_BUNDLE *b)
 {
     STACK_OF(X509) *sk = sk_X509_new_null();
     int i;

@@ -140,8 +140,9 @@ int af_checks_print(BIO *out, const AF_CHECKS *c)
     size_t i;
 
     for (i = 0; c != NULL && i < c->n; i++) {
-        const char *s = c->v[i].st == AF_CHECK_PASS ? "PASS" : c->v[i].st == AF_CHECK_SKIP ? "SKIP"
-                                                                                          : "FAIL";
+        const char *s = c->v[i].st == AF_CHECK_PASS   ? "PASS"
+                        : c->v[i].st == AF_CHECK_SKIP ? "SKIP"
+                                                      : "FAIL";
 
         if (c->v[i].detail[0] != '\0')
             BIO_printf(out, "%s %s: %s\n", s, c->v[i].name, c->v[i].detail);
@@ -164,10 +165,10 @@ char *af_checks_to_json(const AF_CHECKS *c)
     for (i = 0; c != NULL && i < c->n; i++) {
         json_t *o = json_object();
 
-        if (o == NULL || json_object_set_new(o, "name", json_string(c->v[i].name)) != 0
-            || json_object_set_new(o, "status", json_string(status_text(c->v[i].st))) != 0
-            || json_object_set_new(o, "detail", json_string(c->v[i].detail)) != 0
-            || json_array_append_new(arr, o) != 0) {
+        if (o == NULL || json_object_set_new(o, "name", json_string(c->v[i].name)) != 0 ||
+            json_object_set_new(o, "status", json_string(status_text(c->v[i].st))) != 0 ||
+            json_object_set_new(o, "detail", json_string(c->v[i].detail)) != 0 ||
+            json_array_append_new(arr, o) != 0) {
             json_decref(o);
             goto done;
         }

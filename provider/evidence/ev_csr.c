@@ -98,8 +98,8 @@ X509_EXTENSION *af_attestation_extension_new(const AF_BUNDLE *b)
 
     if (obj == NULL || os == NULL || !af_bundle_to_der(b, &der, &len))
         goto done;
-    if (!ASN1_OCTET_STRING_set(os, der, (int)len)
-        || (ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os)) == NULL)
+    if (!ASN1_OCTET_STRING_set(os, der, (int)len) ||
+        (ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os)) == NULL)
         AF_ERR(AF_R_MALLOC, "attestation extension");
 done:
     OPENSSL_free(der);
@@ -128,8 +128,8 @@ X509_REQ *af_csr_new(EVP_PKEY *key, const char *subject, const char *sans, const
     }
     if ((name = af_parse_dn(subject)) == NULL || !af_bundle_to_der(b, &der, &len))
         goto err;
-    if ((req = X509_REQ_new_ex(libctx, propq)) == NULL || !X509_REQ_set_version(req, 0)
-        || !X509_REQ_set_subject_name(req, name)) {
+    if ((req = X509_REQ_new_ex(libctx, propq)) == NULL || !X509_REQ_set_version(req, 0) ||
+        !X509_REQ_set_subject_name(req, name)) {
         AF_ERR(AF_R_MALLOC, "CSR");
         goto err;
     }
@@ -152,8 +152,8 @@ X509_REQ *af_csr_new(EVP_PKEY *key, const char *subject, const char *sans, const
         }
     }
     /* V_ASN1_SEQUENCE with a length: the attribute value is the bundle TLV as it is. */
-    if ((obj = af_ev_obj(AF_OID_AA_ATTESTATION)) == NULL
-        || !X509_REQ_add1_attr_by_OBJ(req, obj, V_ASN1_SEQUENCE, der, (int)len)) {
+    if ((obj = af_ev_obj(AF_OID_AA_ATTESTATION)) == NULL ||
+        !X509_REQ_add1_attr_by_OBJ(req, obj, V_ASN1_SEQUENCE, der, (int)len)) {
         AF_ERR(AF_R_MALLOC, "attestation attribute");
         goto err;
     }
@@ -164,8 +164,8 @@ X509_REQ *af_csr_new(EVP_PKEY *key, const char *subject, const char *sans, const
     }
     if (!af_sign_data(key, NULL, 0, libctx, propq, tbs, (size_t)tbslen, &alg, &sig, &siglen))
         goto err;
-    if ((bs = ASN1_BIT_STRING_new()) == NULL || !ASN1_BIT_STRING_set(bs, sig, (int)siglen)
-        || !X509_REQ_set1_signature_algo(req, alg)) {
+    if ((bs = ASN1_BIT_STRING_new()) == NULL || !ASN1_BIT_STRING_set(bs, sig, (int)siglen) ||
+        !X509_REQ_set1_signature_algo(req, alg)) {
         AF_ERR(AF_R_MALLOC, "CSR signature");
         goto err;
     }
@@ -199,8 +199,8 @@ static const char *crmf_digest(EVP_PKEY *key)
     return "SHA256";
 }
 
-OSSL_CRMF_MSG *af_crmf_new(EVP_PKEY *key, const char *subject, const char *sans,
-                           const AF_BUNDLE *b, OSSL_LIB_CTX *libctx, const char *propq)
+OSSL_CRMF_MSG *af_crmf_new(EVP_PKEY *key, const char *subject, const char *sans, const AF_BUNDLE *b,
+                           OSSL_LIB_CTX *libctx, const char *propq)
 {
     OSSL_CRMF_MSG *msg = NULL;
     X509_NAME *name = NULL;
@@ -214,8 +214,8 @@ OSSL_CRMF_MSG *af_crmf_new(EVP_PKEY *key, const char *subject, const char *sans,
     }
     if ((name = af_parse_dn(subject)) == NULL)
         goto err;
-    if ((msg = OSSL_CRMF_MSG_new()) == NULL || !OSSL_CRMF_MSG_set_certReqId(msg, 0)
-        || !OSSL_CRMF_CERTTEMPLATE_fill(OSSL_CRMF_MSG_get0_tmpl(msg), key, name, NULL, NULL)) {
+    if ((msg = OSSL_CRMF_MSG_new()) == NULL || !OSSL_CRMF_MSG_set_certReqId(msg, 0) ||
+        !OSSL_CRMF_CERTTEMPLATE_fill(OSSL_CRMF_MSG_get0_tmpl(msg), key, name, NULL, NULL)) {
         AF_ERR(AF_R_CRYPTO, "cannot fill the CertTemplate");
         goto err;
     }

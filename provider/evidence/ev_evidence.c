@@ -15,11 +15,13 @@
 
 /* KeyPurposes ::= SEQUENCE OF OBJECT IDENTIFIER (decoded from a claim value). */
 typedef STACK_OF(ASN1_OBJECT) AF_EV_PURPOSES;
+// clang-format off
 ASN1_ITEM_TEMPLATE(AF_EV_PURPOSES) =
     ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, AF_EV_PURPOSES, ASN1_OBJECT)
 ASN1_ITEM_TEMPLATE_END(AF_EV_PURPOSES)
+    // clang-format on
 
-void af_evidence_free(AF_EVIDENCE *ev)
+    void af_evidence_free(AF_EVIDENCE * ev)
 {
     ASN1_item_free((ASN1_VALUE *)ev, ASN1_ITEM_rptr(AF_EVIDENCE));
 }
@@ -33,8 +35,8 @@ static int within_bounds(const AF_EVIDENCE *ev)
         return 0;
     }
     for (i = 0; i < sk_AF_EV_ELEMENT_num(ev->tbs->elements); i++)
-        if (sk_AF_EV_CLAIM_num(sk_AF_EV_ELEMENT_value(ev->tbs->elements, i)->claims)
-            > AF_EVIDENCE_MAX_CLAIMS) {
+        if (sk_AF_EV_CLAIM_num(sk_AF_EV_ELEMENT_value(ev->tbs->elements, i)->claims) >
+            AF_EVIDENCE_MAX_CLAIMS) {
             AF_ERR(AF_R_EVIDENCE_DECODE, "element %d has more than %d claims", i,
                    AF_EVIDENCE_MAX_CLAIMS);
             return 0;
@@ -59,8 +61,7 @@ AF_EVIDENCE *af_evidence_from_der(const unsigned char *der, size_t len)
         /* The IMPLICIT [0] reading of intermediateCertificates (see the template comment). */
         unsigned long first = ERR_peek_last_error();
 
-        ev = (AF_EVIDENCE *)af_ev_d2i_strict(ASN1_ITEM_rptr(AF_EVIDENCE_IMP), der, len,
-                                             "Evidence");
+        ev = (AF_EVIDENCE *)af_ev_d2i_strict(ASN1_ITEM_rptr(AF_EVIDENCE_IMP), der, len, "Evidence");
         if (ev == NULL)
             return NULL;
         (void)first;
@@ -178,8 +179,8 @@ static const ASN1_TYPE *find_claim(const AF_EV_ELEMENT *e, af_oid_id claim)
 
 const unsigned char *af_evidence_get0_nonce(const AF_EVIDENCE *ev, size_t *len)
 {
-    const ASN1_TYPE *v = find_claim(find_element(ev, AF_OID_EV_ELEM_TRANSACTION, 0),
-                                    AF_OID_EV_TX_NONCE);
+    const ASN1_TYPE *v =
+        find_claim(find_element(ev, AF_OID_EV_ELEM_TRANSACTION, 0), AF_OID_EV_TX_NONCE);
 
     if (v == NULL || v->type != V_ASN1_OCTET_STRING)
         return NULL;
@@ -234,8 +235,7 @@ static int value_text(const ASN1_TYPE *v, char *buf, size_t bufsize)
 
 int af_evidence_get_platform(const AF_EVIDENCE *ev, int claim, char *buf, size_t bufsize)
 {
-    const ASN1_TYPE *v = find_claim(find_element(ev, AF_OID_EV_ELEM_PLATFORM, 0),
-                                    (af_oid_id)claim);
+    const ASN1_TYPE *v = find_claim(find_element(ev, AF_OID_EV_ELEM_PLATFORM, 0), (af_oid_id)claim);
 
     return v != NULL && value_text(v, buf, bufsize);
 }
@@ -299,15 +299,15 @@ ASN1_TYPE *af_ev_purposes_encode(unsigned int caps)
 
         if (!(caps & (1u << i)))
             continue;
-        if ((o = af_ev_obj((af_oid_id)(AF_OID_EV_CAP_ENCRYPT + i))) == NULL
-            || !sk_ASN1_OBJECT_push(objs, o)) {
+        if ((o = af_ev_obj((af_oid_id)(AF_OID_EV_CAP_ENCRYPT + i))) == NULL ||
+            !sk_ASN1_OBJECT_push(objs, o)) {
             ASN1_OBJECT_free(o);
             goto err;
         }
     }
     n = ASN1_item_i2d((ASN1_VALUE *)objs, &der, ASN1_ITEM_rptr(AF_EV_PURPOSES));
-    if (n <= 0 || (s = ASN1_STRING_type_new(V_ASN1_SEQUENCE)) == NULL
-        || !ASN1_STRING_set(s, der, n) || (t = ASN1_TYPE_new()) == NULL)
+    if (n <= 0 || (s = ASN1_STRING_type_new(V_ASN1_SEQUENCE)) == NULL ||
+        !ASN1_STRING_set(s, der, n) || (t = ASN1_TYPE_new()) == NULL)
         goto err;
     ASN1_TYPE_set(t, V_ASN1_SEQUENCE, s);
     s = NULL;
@@ -387,8 +387,9 @@ int af_evidence_print(BIO *out, const AF_EVIDENCE *ev)
         return 0;
     if (!ASN1_INTEGER_get_int64(&version, ev->tbs->version))
         ERR_clear_error();
-    BIO_printf(out, "PKIX Evidence version %lld, %d element(s), %d signature(s)\n", (long long)version,
-               sk_AF_EV_ELEMENT_num(ev->tbs->elements), sk_AF_EV_SIGBLOCK_num(ev->sigs));
+    BIO_printf(out, "PKIX Evidence version %lld, %d element(s), %d signature(s)\n",
+               (long long)version, sk_AF_EV_ELEMENT_num(ev->tbs->elements),
+               sk_AF_EV_SIGBLOCK_num(ev->sigs));
     for (i = 0; i < sk_AF_EV_ELEMENT_num(ev->tbs->elements); i++) {
         const AF_EV_ELEMENT *e = sk_AF_EV_ELEMENT_value(ev->tbs->elements, i);
 
@@ -397,16 +398,16 @@ int af_evidence_print(BIO *out, const AF_EVIDENCE *ev)
             const AF_EV_CLAIM *c = sk_AF_EV_CLAIM_value(e->claims, j);
             unsigned int caps;
 
-            if (af_ev_obj_is(c->type, AF_OID_EV_KEY_PURPOSE)
-                && af_ev_purposes_decode(c->value, &caps)) {
+            if (af_ev_obj_is(c->type, AF_OID_EV_KEY_PURPOSE) &&
+                af_ev_purposes_decode(c->value, &caps)) {
                 int k, first = 1;
 
                 BIO_printf(out, "    %s:", oid_name(c->type, nb, sizeof(nb)));
                 for (k = 0; k <= AF_OID_EV_CAP_DERIVE - AF_OID_EV_CAP_ENCRYPT; k++)
                     if (caps & (1u << k)) {
                         BIO_printf(out, "%s%s", first ? " " : ",",
-                                   af_oid_entry((af_oid_id)(AF_OID_EV_CAP_ENCRYPT + k))->sn
-                                       + strlen("id-ev-cap-"));
+                                   af_oid_entry((af_oid_id)(AF_OID_EV_CAP_ENCRYPT + k))->sn +
+                                       strlen("id-ev-cap-"));
                         first = 0;
                     }
                 BIO_printf(out, "\n");
@@ -425,9 +426,10 @@ int af_evidence_print(BIO *out, const AF_EVIDENCE *ev)
 
         OBJ_obj2txt(an, sizeof(an), s->alg->algorithm, 0);
         BIO_printf(out, "  signature %d: %s by %s", i, an,
-                   s->sid->cert != NULL ? "certificate" : s->sid->spki != NULL ? "spki"
-                                                         : s->sid->keyid != NULL ? "keyId"
-                                                                                 : "nobody");
+                   s->sid->cert != NULL    ? "certificate"
+                   : s->sid->spki != NULL  ? "spki"
+                   : s->sid->keyid != NULL ? "keyId"
+                                           : "nobody");
         if (s->sid->cert != NULL) {
             char *subj = X509_NAME_oneline(X509_get_subject_name(s->sid->cert), NULL, 0);
 
@@ -448,18 +450,18 @@ int af_evidence_describes(const AF_EVIDENCE *ev, EVP_PKEY *key)
     if (key == NULL || !af_ev_spki_der(key, &spki, &len))
         return 0;
     for (i = 0; !found && i < n; i++) {
-        const ASN1_TYPE *v = find_claim(find_element(ev, AF_OID_EV_ELEM_KEY, (int)i),
-                                        AF_OID_EV_KEY_SPKI);
+        const ASN1_TYPE *v =
+            find_claim(find_element(ev, AF_OID_EV_ELEM_KEY, (int)i), AF_OID_EV_KEY_SPKI);
 
-        found = v != NULL && v->type == V_ASN1_OCTET_STRING
-                && (size_t)ASN1_STRING_length(v->value.octet_string) == len
-                && memcmp(ASN1_STRING_get0_data(v->value.octet_string), spki, len) == 0;
+        found = v != NULL && v->type == V_ASN1_OCTET_STRING &&
+                (size_t)ASN1_STRING_length(v->value.octet_string) == len &&
+                memcmp(ASN1_STRING_get0_data(v->value.octet_string), spki, len) == 0;
     }
     OPENSSL_free(spki);
     return found;
 }
 
-STACK_OF(X509) *af_evidence_get1_signer_certs(const AF_EVIDENCE *ev)
+STACK_OF(X509) * af_evidence_get1_signer_certs(const AF_EVIDENCE *ev)
 {
     STACK_OF(X509) *sk = sk_X509_new_null();
     int i;

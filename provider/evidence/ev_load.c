@@ -74,8 +74,8 @@ EVP_PKEY *af_load_key(const char *uri, int want_private, OSSL_LIB_CTX *libctx, c
 
         if (r < 0 || ERR_peek_error() != 0) {
             af_err_line(why, sizeof(why));
-            AF_ERR(AF_R_IO, "cannot load %s key from %s: %s", want_private ? "a private" : "a",
-                   uri, why);
+            AF_ERR(AF_R_IO, "cannot load %s key from %s: %s", want_private ? "a private" : "a", uri,
+                   why);
         } else {
             AF_ERR(AF_R_IO, "no %s key found at %s", want_private ? "private" : "public", uri);
         }
@@ -84,7 +84,7 @@ EVP_PKEY *af_load_key(const char *uri, int want_private, OSSL_LIB_CTX *libctx, c
 }
 
 typedef struct {
-    STACK_OF(X509) *certs;
+    STACK_OF(X509) * certs;
     int first_only;
 } cert_arg;
 
@@ -104,8 +104,8 @@ static int take_cert(OSSL_STORE_INFO *info, void *arg)
     return ca->first_only ? 1 : 0;
 }
 
-static STACK_OF(X509) *load_certs(const char *uri, int first_only, OSSL_LIB_CTX *libctx,
-                                  const char *propq)
+static STACK_OF(X509) *
+    load_certs(const char *uri, int first_only, OSSL_LIB_CTX *libctx, const char *propq)
 {
     cert_arg ca = {NULL, first_only};
     int r;
@@ -143,7 +143,7 @@ X509 *af_load_cert(const char *uri, OSSL_LIB_CTX *libctx, const char *propq)
     return x;
 }
 
-STACK_OF(X509) *af_load_certs(const char *path, OSSL_LIB_CTX *libctx, const char *propq)
+STACK_OF(X509) * af_load_certs(const char *path, OSSL_LIB_CTX *libctx, const char *propq)
 {
     return load_certs(path, 0, libctx, propq);
 }

@@ -18,13 +18,13 @@ DEFINE_STACK_OF(AF_EV_CLAIM)
 
 typedef struct {
     ASN1_OBJECT *type;
-    STACK_OF(AF_EV_CLAIM) *claims;
+    STACK_OF(AF_EV_CLAIM) * claims;
 } AF_EV_ELEMENT;
 DEFINE_STACK_OF(AF_EV_ELEMENT)
 
 typedef struct {
     ASN1_INTEGER *version;
-    STACK_OF(AF_EV_ELEMENT) *elements;
+    STACK_OF(AF_EV_ELEMENT) * elements;
 } AF_EV_TBS;
 
 typedef struct {
@@ -42,8 +42,8 @@ DEFINE_STACK_OF(AF_EV_SIGBLOCK)
 
 struct af_evidence_st {
     AF_EV_TBS *tbs;
-    STACK_OF(AF_EV_SIGBLOCK) *sigs;
-    STACK_OF(X509) *intermediates; /* [0] OPTIONAL: read (both tag forms), never written */
+    STACK_OF(AF_EV_SIGBLOCK) * sigs;
+    STACK_OF(X509) * intermediates; /* [0] OPTIONAL: read (both tag forms), never written */
 };
 
 DECLARE_ASN1_FUNCTIONS(AF_EV_CLAIM)
@@ -76,8 +76,8 @@ typedef struct {
 DEFINE_STACK_OF(AF_CERT_CHOICE)
 
 struct af_bundle_st {
-    STACK_OF(AF_ATT_STATEMENT) *statements;
-    STACK_OF(AF_CERT_CHOICE) *certs; /* OPTIONAL */
+    STACK_OF(AF_ATT_STATEMENT) * statements;
+    STACK_OF(AF_CERT_CHOICE) * certs; /* OPTIONAL */
 };
 
 DECLARE_ASN1_FUNCTIONS(AF_ATT_STATEMENT)
@@ -93,8 +93,8 @@ typedef struct {
 DEFINE_STACK_OF(AF_OLD_STATEMENT)
 
 typedef struct {
-    STACK_OF(AF_OLD_STATEMENT) *statements;
-    STACK_OF(AF_CERT_CHOICE) *certs;
+    STACK_OF(AF_OLD_STATEMENT) * statements;
+    STACK_OF(AF_CERT_CHOICE) * certs;
 } AF_OLD_BUNDLE;
 DEFINE_STACK_OF(AF_OLD_BUNDLE)
 

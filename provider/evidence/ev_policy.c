@@ -67,12 +67,12 @@ static int cap_bits(const char *list, unsigned int *bits, int line)
 
         for (i = 0; i <= AF_OID_EV_CAP_DERIVE - AF_OID_EV_CAP_ENCRYPT; i++) {
             /* capability names are the table's short names without "id-ev-cap-" */
-            const char *sn = af_oid_entry((af_oid_id)(AF_OID_EV_CAP_ENCRYPT + i))->sn
-                             + strlen("id-ev-cap-");
+            const char *sn =
+                af_oid_entry((af_oid_id)(AF_OID_EV_CAP_ENCRYPT + i))->sn + strlen("id-ev-cap-");
 
-            if (strcasecmp(tok, sn) == 0 || (strcmp(sn, "signRecover") == 0
-                                             && strcasecmp(tok, "sign-recover") == 0)
-                || (strcmp(sn, "verifyRecover") == 0 && strcasecmp(tok, "verify-recover") == 0)) {
+            if (strcasecmp(tok, sn) == 0 ||
+                (strcmp(sn, "signRecover") == 0 && strcasecmp(tok, "sign-recover") == 0) ||
+                (strcmp(sn, "verifyRecover") == 0 && strcasecmp(tok, "verify-recover") == 0)) {
                 *bits |= 1u << i;
                 found = 1;
             }
@@ -117,8 +117,7 @@ static int parse_line(AF_POLICY *p, char *name, char *value, int line)
         else if (strcmp(value, "accept") == 0)
             p->reject_missing = 0;
         else {
-            AF_ERR(AF_R_INVALID_ARGUMENT, "policy line %d: missing must be reject or accept",
-                   line);
+            AF_ERR(AF_R_INVALID_ARGUMENT, "policy line %d: missing must be reject or accept", line);
             return 0;
         }
         return 1;
@@ -241,8 +240,8 @@ int af_policy_check(const AF_POLICY *p, const AF_KEY_CLAIMS *kc, char *why, size
         if (b[i].have < 0) {
             if (!p->reject_missing)
                 continue;
-            snprintf(why, whysize, "the Evidence does not state %s (policy requires %s)",
-                     b[i].name, b[i].want ? "true" : "false");
+            snprintf(why, whysize, "the Evidence does not state %s (policy requires %s)", b[i].name,
+                     b[i].want ? "true" : "false");
             return 0;
         }
         if (b[i].have != b[i].want) {

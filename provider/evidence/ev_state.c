@@ -120,10 +120,10 @@ int af_nonce_from_state(const unsigned char *data, size_t len, unsigned char **n
         AF_ERR(AF_R_TOO_LARGE, "nonce state of %zu bytes", len);
         return 0;
     }
-    if ((buf = from_proto_state(data, len, nonce_len)) == NULL
-        && (buf = from_response(data, len, nonce_len)) == NULL
-        && (memchr(data, '\0', len) != NULL
-            || (buf = from_hex((const char *)data, len, nonce_len)) == NULL)) {
+    if ((buf = from_proto_state(data, len, nonce_len)) == NULL &&
+        (buf = from_response(data, len, nonce_len)) == NULL &&
+        (memchr(data, '\0', len) != NULL ||
+         (buf = from_hex((const char *)data, len, nonce_len)) == NULL)) {
         AF_ERR(AF_R_INVALID_ARGUMENT, "no nonce found: expected a transaction state file, a "
                                       "NonceResponse (DER, ITAV, CMC, JSON or CBOR) or hex text");
         return 0;
@@ -165,8 +165,7 @@ unsigned char *af_nonce_load(const char *hex, const char *state_path, size_t *le
     r = BIO_read(b, data, MAX_STATE + 1);
     BIO_free(b);
     if (r > MAX_STATE)
-        AF_ERR(AF_R_TOO_LARGE, "the nonce state %s is larger than %d bytes", state_path,
-               MAX_STATE);
+        AF_ERR(AF_R_TOO_LARGE, "the nonce state %s is larger than %d bytes", state_path, MAX_STATE);
     else if (!af_nonce_from_state(data, r > 0 ? (size_t)r : 0, &n, len))
         n = NULL;
     OPENSSL_free(data);

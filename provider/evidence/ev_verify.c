@@ -14,7 +14,7 @@
 struct af_verify_st {
     OSSL_LIB_CTX *libctx;
     char *propq;
-    STACK_OF(X509) *anchors;
+    STACK_OF(X509) * anchors;
     af_nonce_cb nonce_cb;
     void *nonce_arg;
     af_keyid_cb keyid_cb;
@@ -33,8 +33,10 @@ int af_nonce_cb_expected(const unsigned char *nonce, size_t len, void *arg, char
         return 0;
     }
     if (len != want->len || CRYPTO_memcmp(nonce, want->nonce, len) != 0) {
-        snprintf(why, whysize, "nonce in the Evidence (%zu bytes) differs from the expected one "
-                               "(%zu bytes)", len, want->len);
+        snprintf(why, whysize,
+                 "nonce in the Evidence (%zu bytes) differs from the expected one "
+                 "(%zu bytes)",
+                 len, want->len);
         return 0;
     }
     return 1;
@@ -44,9 +46,9 @@ AF_VERIFY *af_verify_new(OSSL_LIB_CTX *libctx, const char *propq)
 {
     AF_VERIFY *v = OPENSSL_zalloc(sizeof(*v));
 
-    if (v == NULL || (v->anchors = sk_X509_new_null()) == NULL
-        || (v->policy = af_policy_new()) == NULL
-        || (propq != NULL && (v->propq = OPENSSL_strdup(propq)) == NULL)) {
+    if (v == NULL || (v->anchors = sk_X509_new_null()) == NULL ||
+        (v->policy = af_policy_new()) == NULL ||
+        (propq != NULL && (v->propq = OPENSSL_strdup(propq)) == NULL)) {
         af_verify_free(v);
         AF_ERR(AF_R_MALLOC, "verifier");
         return NULL;
@@ -113,7 +115,7 @@ int af_verify_set_policy(AF_VERIFY *v, const AF_POLICY *p)
     return 1;
 }
 
-/* ---- Evidence rules --------------------------------------------------------------------------- */
+/* ---- Evidence rules ------------------------------------------------------------------------- */
 /* Expected universal tag of a known claim (0: unknown claim, ignored). */
 static int claim_tag(int id)
 {
@@ -187,8 +189,7 @@ static int element_rules(const AF_EV_ELEMENT *e, int elem, int idx, char *why, s
         tag = claim_tag(id);
         if (c->value == NULL || c->value->type != tag) {
             snprintf(why, whysize, "element %d: claim %s %s (expected %s)", idx, sn(id),
-                     c->value == NULL ? "has no value" : "has the wrong type",
-                     ASN1_tag2str(tag));
+                     c->value == NULL ? "has no value" : "has the wrong type", ASN1_tag2str(tag));
             return 0;
         }
         if (id == AF_OID_EV_PF_FIPSLEVEL) {
@@ -223,8 +224,8 @@ static const ASN1_STRING *claim_string(const AF_EV_ELEMENT *e, af_oid_id id)
     for (j = 0; j < sk_AF_EV_CLAIM_num(e->claims); j++) {
         const AF_EV_CLAIM *c = sk_AF_EV_CLAIM_value(e->claims, j);
 
-        if (af_ev_obj_is(c->type, id) && c->value != NULL && c->value->type != V_ASN1_BOOLEAN
-            && c->value->type != V_ASN1_NULL && c->value->type != V_ASN1_OBJECT)
+        if (af_ev_obj_is(c->type, id) && c->value != NULL && c->value->type != V_ASN1_BOOLEAN &&
+            c->value->type != V_ASN1_NULL && c->value->type != V_ASN1_OBJECT)
             return c->value->value.asn1_string;
     }
     return NULL;
@@ -273,16 +274,16 @@ static int evidence_rules(const AF_EVIDENCE *ev, char *why, size_t whysize)
         const AF_EV_ELEMENT *a = sk_AF_EV_ELEMENT_value(ev->tbs->elements, i);
         const ASN1_STRING *ia;
 
-        if (!af_ev_obj_is(a->type, AF_OID_EV_ELEM_KEY)
-            || (ia = claim_string(a, AF_OID_EV_KEY_IDENTIFIER)) == NULL)
+        if (!af_ev_obj_is(a->type, AF_OID_EV_ELEM_KEY) ||
+            (ia = claim_string(a, AF_OID_EV_KEY_IDENTIFIER)) == NULL)
             continue;
         for (j = i + 1; j < sk_AF_EV_ELEMENT_num(ev->tbs->elements); j++) {
             const AF_EV_ELEMENT *b = sk_AF_EV_ELEMENT_value(ev->tbs->elements, j);
             const ASN1_STRING *ib;
 
-            if (af_ev_obj_is(b->type, AF_OID_EV_ELEM_KEY)
-                && (ib = claim_string(b, AF_OID_EV_KEY_IDENTIFIER)) != NULL
-                && ASN1_STRING_cmp(ia, ib) == 0) {
+            if (af_ev_obj_is(b->type, AF_OID_EV_ELEM_KEY) &&
+                (ib = claim_string(b, AF_OID_EV_KEY_IDENTIFIER)) != NULL &&
+                ASN1_STRING_cmp(ia, ib) == 0) {
                 snprintf(why, whysize, "key elements %d and %d share the identifier '%.*s'", i, j,
                          ASN1_STRING_length(ia) > 80 ? 80 : ASN1_STRING_length(ia),
                          (const char *)ASN1_STRING_get0_data(ia));
@@ -295,7 +296,7 @@ static int evidence_rules(const AF_EVIDENCE *ev, char *why, size_t whysize)
     return 1;
 }
 
-/* ---- signatures and signers ------------------------------------------------------------------ */
+/* ---- signatures and signers ----------------------------------------------------------------- */
 static const AF_EV_ELEMENT *transaction(const AF_EVIDENCE *ev)
 {
     int i;
@@ -324,12 +325,12 @@ static int ak_listed(const AF_EVIDENCE *ev, EVP_PKEY *signer)
     for (j = 0; j < sk_AF_EV_CLAIM_num(tx->claims); j++) {
         const AF_EV_CLAIM *c = sk_AF_EV_CLAIM_value(tx->claims, j);
 
-        if (!af_ev_obj_is(c->type, AF_OID_EV_TX_AK_SPKI) || c->value == NULL
-            || c->value->type != V_ASN1_OCTET_STRING)
+        if (!af_ev_obj_is(c->type, AF_OID_EV_TX_AK_SPKI) || c->value == NULL ||
+            c->value->type != V_ASN1_OCTET_STRING)
             continue;
         any = 1;
-        if ((size_t)ASN1_STRING_length(c->value->value.octet_string) == len
-            && memcmp(ASN1_STRING_get0_data(c->value->value.octet_string), spki, len) == 0)
+        if ((size_t)ASN1_STRING_length(c->value->value.octet_string) == len &&
+            memcmp(ASN1_STRING_get0_data(c->value->value.octet_string), spki, len) == 0)
             listed = 1;
     }
     OPENSSL_free(spki);
@@ -354,8 +355,8 @@ static void subject_text(X509 *x, char *buf, size_t size)
         snprintf(buf, size, "?");
 }
 
-static int chain_ok(AF_VERIFY *v, X509 *cert, STACK_OF(X509) *untrusted,
-                    STACK_OF(X509) *intermediates, char *why, size_t whysize)
+static int chain_ok(AF_VERIFY *v, X509 *cert, STACK_OF(X509) * untrusted,
+                    STACK_OF(X509) * intermediates, char *why, size_t whysize)
 {
     X509_STORE *store = NULL;
     X509_STORE_CTX *sctx = NULL;
@@ -366,15 +367,16 @@ static int chain_ok(AF_VERIFY *v, X509 *cert, STACK_OF(X509) *untrusted,
         snprintf(why, whysize, "no AK trust anchors configured");
         return 0;
     }
-    if ((store = X509_STORE_new()) == NULL || (sctx = X509_STORE_CTX_new_ex(v->libctx, v->propq))
-        == NULL || (chain = sk_X509_new_null()) == NULL)
+    if ((store = X509_STORE_new()) == NULL ||
+        (sctx = X509_STORE_CTX_new_ex(v->libctx, v->propq)) == NULL ||
+        (chain = sk_X509_new_null()) == NULL)
         goto oom;
     for (i = 0; i < sk_X509_num(v->anchors); i++)
         if (!X509_STORE_add_cert(store, sk_X509_value(v->anchors, i)))
             goto oom;
-    if (!X509_add_certs(chain, untrusted, X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP)
-        || !X509_add_certs(chain, intermediates, X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP)
-        || !X509_STORE_CTX_init(sctx, store, cert, chain))
+    if (!X509_add_certs(chain, untrusted, X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP) ||
+        !X509_add_certs(chain, intermediates, X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP) ||
+        !X509_STORE_CTX_init(sctx, store, cert, chain))
         goto oom;
     /* Purpose "any": the attestation-key EKU is checked by us below, OpenSSL has no purpose. */
     X509_STORE_CTX_set_purpose(sctx, X509_PURPOSE_ANY);
@@ -411,8 +413,7 @@ static int spki_is_anchor(AF_VERIFY *v, EVP_PKEY *pkey)
     return 0;
 }
 
-static int verify_tbs(AF_VERIFY *v, const AF_EVIDENCE *ev, const AF_EV_SIGBLOCK *sb,
-                      EVP_PKEY *pkey)
+static int verify_tbs(AF_VERIFY *v, const AF_EVIDENCE *ev, const AF_EV_SIGBLOCK *sb, EVP_PKEY *pkey)
 {
     ASN1_BIT_STRING *bs = ASN1_BIT_STRING_new();
     int ok;
@@ -424,9 +425,10 @@ static int verify_tbs(AF_VERIFY *v, const AF_EVIDENCE *ev, const AF_EV_SIGBLOCK 
     }
     bs->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
     bs->flags |= ASN1_STRING_FLAG_BITS_LEFT;
-    /* The decoder made sure the tbs re-encodes to the received bytes, so this is what was signed. */
-    ok = ASN1_item_verify_ex(ASN1_ITEM_rptr(AF_EV_TBS), sb->alg, bs, ev->tbs, NULL, pkey,
-                             v->libctx, v->propq) > 0;
+    /* The decoder made sure the tbs re-encodes to the received bytes, so this is what was signed.
+     */
+    ok = ASN1_item_verify_ex(ASN1_ITEM_rptr(AF_EV_TBS), sb->alg, bs, ev->tbs, NULL, pkey, v->libctx,
+                             v->propq) > 0;
     ASN1_BIT_STRING_free(bs);
     ERR_clear_error();
     return ok;
@@ -434,7 +436,7 @@ static int verify_tbs(AF_VERIFY *v, const AF_EVIDENCE *ev, const AF_EV_SIGBLOCK 
 
 /* Checks every signature; adds evidence-signature, ak-chain and ak-usage results. Returns 1 when
  * all signatures verified and every signer is trusted. */
-static int signatures(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) *untrusted,
+static int signatures(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) * untrusted,
                       AF_CHECKS *out)
 {
     int i, nsig = sk_AF_EV_SIGBLOCK_num(ev->sigs), all = 1;
@@ -495,11 +497,12 @@ static int signatures(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) *untru
         } else if (!ak_listed(ev, pkey)) {
             af_checks_add(out, AF_CHECK_EVIDENCE_SIGNATURE, AF_CHECK_FAIL,
                           "signature %d: the signer is not among the transaction's ak-spki "
-                          "claims", i + 1);
+                          "claims",
+                          i + 1);
             all = 0;
         } else {
-            af_checks_add(out, AF_CHECK_EVIDENCE_SIGNATURE, AF_CHECK_PASS,
-                          "signature %d: %s by %s", i + 1, alg, who);
+            af_checks_add(out, AF_CHECK_EVIDENCE_SIGNATURE, AF_CHECK_PASS, "signature %d: %s by %s",
+                          i + 1, alg, who);
         }
         /* Trust of the signer. */
         if (cert != NULL) {
@@ -513,11 +516,10 @@ static int signatures(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) *untru
             }
             if (!has_eku(cert, AF_OID_KP_ATTESTATION_KEY)) {
                 af_checks_add(out, AF_CHECK_AK_USAGE, AF_CHECK_FAIL,
-                              "AK certificate %s lacks ExtendedKeyUsage id-kp-attestationKey",
-                              who);
+                              "AK certificate %s lacks ExtendedKeyUsage id-kp-attestationKey", who);
                 all = 0;
-            } else if (!(X509_get_extension_flags(cert) & EXFLAG_KUSAGE)
-                       || !(X509_get_key_usage(cert) & KU_DIGITAL_SIGNATURE)) {
+            } else if (!(X509_get_extension_flags(cert) & EXFLAG_KUSAGE) ||
+                       !(X509_get_key_usage(cert) & KU_DIGITAL_SIGNATURE)) {
                 af_checks_add(out, AF_CHECK_AK_USAGE, AF_CHECK_FAIL,
                               "AK certificate %s lacks KeyUsage digitalSignature", who);
                 all = 0;
@@ -544,7 +546,7 @@ static int signatures(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) *untru
     return all;
 }
 
-/* ---- the whole Evidence ------------------------------------------------------------------------ */
+/* ---- the whole Evidence --------------------------------------------------------------------- */
 static const AF_EV_ELEMENT *bound_key(const AF_EVIDENCE *ev, const unsigned char *spki,
                                       size_t spki_len, int *index)
 {
@@ -557,8 +559,8 @@ static const AF_EV_ELEMENT *bound_key(const AF_EVIDENCE *ev, const unsigned char
         if (!af_ev_obj_is(e->type, AF_OID_EV_ELEM_KEY))
             continue;
         s = claim_string(e, AF_OID_EV_KEY_SPKI);
-        if (s != NULL && (size_t)ASN1_STRING_length(s) == spki_len
-            && memcmp(ASN1_STRING_get0_data(s), spki, spki_len) == 0) {
+        if (s != NULL && (size_t)ASN1_STRING_length(s) == spki_len &&
+            memcmp(ASN1_STRING_get0_data(s), spki, spki_len) == 0) {
             *index = k;
             return e;
         }
@@ -567,7 +569,7 @@ static const AF_EV_ELEMENT *bound_key(const AF_EVIDENCE *ev, const unsigned char
     return NULL;
 }
 
-int af_evidence_verify(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) *untrusted,
+int af_evidence_verify(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) * untrusted,
                        const unsigned char *spki, size_t spki_len, AF_CHECKS *out)
 {
     char why[512];
@@ -596,10 +598,9 @@ int af_evidence_verify(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) *untr
         } else {
             const ASN1_STRING *id = claim_string(key, AF_OID_EV_KEY_IDENTIFIER);
 
-            af_checks_add(out, AF_CHECK_KEY_BINDING, AF_CHECK_PASS, "key element %d '%.*s'",
-                          keyidx, id != NULL ? (ASN1_STRING_length(id) > 200 ? 200
-                                                : ASN1_STRING_length(id))
-                                             : 0,
+            af_checks_add(out, AF_CHECK_KEY_BINDING, AF_CHECK_PASS, "key element %d '%.*s'", keyidx,
+                          id != NULL ? (ASN1_STRING_length(id) > 200 ? 200 : ASN1_STRING_length(id))
+                                     : 0,
                           id != NULL ? (const char *)ASN1_STRING_get0_data(id) : "");
         }
     }
@@ -620,8 +621,7 @@ int af_evidence_verify(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) *untr
     } else {
         why[0] = '\0';
         if (v->nonce_cb(nonce, nonce_len, v->nonce_arg, why, sizeof(why))) {
-            af_checks_add(out, AF_CHECK_NONCE, AF_CHECK_PASS, "%zu-byte nonce accepted",
-                          nonce_len);
+            af_checks_add(out, AF_CHECK_NONCE, AF_CHECK_PASS, "%zu-byte nonce accepted", nonce_len);
         } else {
             af_checks_add(out, AF_CHECK_NONCE, AF_CHECK_FAIL, "%s",
                           why[0] != '\0' ? why : "nonce rejected");
@@ -652,7 +652,7 @@ int af_evidence_verify(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) *untr
     return ok;
 }
 
-/* ---- requests ---------------------------------------------------------------------------------- */
+/* ---- requests ------------------------------------------------------------------------------- */
 static void error_detail(char *why, size_t size)
 {
     af_err_line(why, size);
@@ -743,9 +743,8 @@ int af_csr_verify(AF_VERIFY *v, X509_REQ *req, AF_CHECKS *out)
     {
         X509_ATTRIBUTE *attr = X509_REQ_get_attr(req, idx);
 
-        if (X509_ATTRIBUTE_count(attr) != 1
-            || (val = X509_ATTRIBUTE_get0_type(attr, 0)) == NULL
-            || val->type != V_ASN1_SEQUENCE) {
+        if (X509_ATTRIBUTE_count(attr) != 1 || (val = X509_ATTRIBUTE_get0_type(attr, 0)) == NULL ||
+            val->type != V_ASN1_SEQUENCE) {
             af_checks_add(out, AF_CHECK_ATTRIBUTE, AF_CHECK_FAIL,
                           "the id-aa-attestation attribute must hold exactly one "
                           "AttestationBundle SEQUENCE");
@@ -761,8 +760,7 @@ int af_csr_verify(AF_VERIFY *v, X509_REQ *req, AF_CHECKS *out)
         return 0;
     }
     if (!check_bundle(v, ASN1_STRING_get0_data(val->value.sequence),
-                      (size_t)ASN1_STRING_length(val->value.sequence), spki, (size_t)spki_len,
-                      out))
+                      (size_t)ASN1_STRING_length(val->value.sequence), spki, (size_t)spki_len, out))
         ok = 0;
     OPENSSL_free(spki);
     return ok && af_checks_passed(out);
@@ -771,11 +769,13 @@ int af_csr_verify(AF_VERIFY *v, X509_REQ *req, AF_CHECKS *out)
 /* CertTemplate.publicKey [6] IMPLICIT SubjectPublicKeyInfo, as SPKI DER: OpenSSL 3.0 has no
  * getter, so the template is re-read as a SEQUENCE OF ANY and the [6] TLV retagged. */
 typedef STACK_OF(ASN1_TYPE) AF_ANY_SEQ;
+// clang-format off
 ASN1_ITEM_TEMPLATE(AF_ANY_SEQ) =
     ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, AF_ANY_SEQ, ASN1_ANY)
 ASN1_ITEM_TEMPLATE_END(AF_ANY_SEQ)
+    // clang-format on
 
-static int template_spki(const OSSL_CRMF_MSG *msg, unsigned char **spki, size_t *len)
+    static int template_spki(const OSSL_CRMF_MSG *msg, unsigned char **spki, size_t *len)
 {
     unsigned char *der = NULL;
     const unsigned char *p;
@@ -815,7 +815,7 @@ done:
 int af_crmf_verify(AF_VERIFY *v, const OSSL_CRMF_MSG *msg, AF_CHECKS *out)
 {
     OSSL_CRMF_MSGS *msgs = NULL;
-    const STACK_OF(X509_EXTENSION) *exts;
+    const STACK_OF(X509_EXTENSION) * exts;
     const ASN1_OCTET_STRING *val = NULL;
     unsigned char *spki = NULL;
     size_t spki_len = 0;
@@ -826,8 +826,8 @@ int af_crmf_verify(AF_VERIFY *v, const OSSL_CRMF_MSG *msg, AF_CHECKS *out)
         AF_ERR(AF_R_INVALID_ARGUMENT, "nothing to verify");
         return 0;
     }
-    if ((msgs = sk_OSSL_CRMF_MSG_new_null()) == NULL
-        || !sk_OSSL_CRMF_MSG_push(msgs, (OSSL_CRMF_MSG *)msg)) {
+    if ((msgs = sk_OSSL_CRMF_MSG_new_null()) == NULL ||
+        !sk_OSSL_CRMF_MSG_push(msgs, (OSSL_CRMF_MSG *)msg)) {
         sk_OSSL_CRMF_MSG_free(msgs);
         AF_ERR(AF_R_MALLOC, "verifying");
         return 0;

@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((b = af_bundle_from_der(data, size)) != NULL) {
         unsigned char *der = NULL;
         size_t len = 0, i;
-        STACK_OF(X509) *certs;
+        STACK_OF(X509) * certs;
 
         if (!af_bundle_to_der(b, &der, &len) || len != size || memcmp(der, data, size) != 0)
             abort();

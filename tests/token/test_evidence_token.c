@@ -45,8 +45,8 @@ static int setup(void)
         return 1;
     }
     dl = dlopen(proxy != NULL ? proxy : "p11-kit-proxy.so", RTLD_NOW | RTLD_LOCAL);
-    if (dl == NULL || (getfl = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList")) == NULL
-        || getfl(&fl) != CKR_OK)
+    if (dl == NULL || (getfl = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList")) == NULL ||
+        getfl(&fl) != CKR_OK)
         return 1;
     rv = fl->C_Initialize(NULL);
     if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
@@ -57,16 +57,15 @@ static int setup(void)
         CK_TOKEN_INFO ti;
         size_t len = strlen(af_test_token_label());
 
-        if (fl->C_GetTokenInfo(slots[i], &ti) == CKR_OK
-            && memcmp(ti.label, af_test_token_label(), len) == 0
-            && (len == 32 || ti.label[len] == ' ')) {
+        if (fl->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
+            memcmp(ti.label, af_test_token_label(), len) == 0 &&
+            (len == 32 || ti.label[len] == ' ')) {
             slot = slots[i];
             break;
         }
     }
-    if (i == n
-        || fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &sess)
-               != CKR_OK)
+    if (i == n ||
+        fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &sess) != CKR_OK)
         return 1;
     rv = fl->C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR)af_test_token_pin(),
                      strlen(af_test_token_pin()));
@@ -76,8 +75,8 @@ static int setup(void)
     ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     ca_cert = X509_new();
     name = X509_NAME_new();
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"token test CA",
-                               -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"token test CA", -1,
+                               -1, 0);
     X509_set_version(ca_cert, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(ca_cert), 1);
     X509_set_subject_name(ca_cert, name);
@@ -108,7 +107,7 @@ static int teardown(void)
     return 0;
 }
 
-/* ---- helpers ------------------------------------------------------------------------------------ */
+/* ---- helpers -------------------------------------------------------------------------------- */
 static EVP_PKEY *gen(const char *alg, const char *group, size_t bits, const char *label)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(libctx, alg, AF_PROPQ);
@@ -121,8 +120,8 @@ static EVP_PKEY *gen(const char *alg, const char *group, size_t bits, const char
         *p++ = OSSL_PARAM_construct_size_t(OSSL_PKEY_PARAM_RSA_BITS, &bits);
     *p++ = OSSL_PARAM_construct_utf8_string(AF_PARAM_GEN_LABEL, (char *)label, 0);
     *p = OSSL_PARAM_construct_end();
-    if (ctx == NULL || EVP_PKEY_keygen_init(ctx) <= 0 || !EVP_PKEY_CTX_set_params(ctx, params)
-        || EVP_PKEY_generate(ctx, &pkey) <= 0)
+    if (ctx == NULL || EVP_PKEY_keygen_init(ctx) <= 0 || !EVP_PKEY_CTX_set_params(ctx, params) ||
+        EVP_PKEY_generate(ctx, &pkey) <= 0)
         ERR_print_errors_fp(stderr);
     EVP_PKEY_CTX_free(ctx);
     return pkey;
@@ -135,8 +134,7 @@ static X509 *ak_cert_for(EVP_PKEY *ak)
     X509V3_CTX ctx;
     X509_EXTENSION *e;
 
-    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"token AK", -1, -1,
-                               0);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"token AK", -1, -1, 0);
     X509_set_version(x, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(x), 2);
     X509_set_subject_name(x, n);
@@ -227,8 +225,8 @@ static X509_REQ *attested_csr(EVP_PKEY *key, EVP_PKEY *ak, X509 *akc, int pss, u
     AF_BUNDLE *b = af_bundle_new();
     X509_REQ *req = NULL;
 
-    if (af_attest_set1_nonce(at, NONCE, sizeof(NONCE)) && af_attest_add_key(at, key, "k", facts)
-        && af_attest_set1_ak(at, ak, akc) && af_attest_set_rsa_pss(at, pss))
+    if (af_attest_set1_nonce(at, NONCE, sizeof(NONCE)) && af_attest_add_key(at, key, "k", facts) &&
+        af_attest_set1_ak(at, ak, akc) && af_attest_set_rsa_pss(at, pss))
         ev = af_attest_sign(at);
     CU_ASSERT_PTR_NOT_NULL(ev);
     if (ev != NULL && af_bundle_add_evidence(b, ev))
@@ -245,7 +243,7 @@ static X509_REQ *attested_csr(EVP_PKEY *key, EVP_PKEY *ak, X509 *akc, int pss, u
     return req;
 }
 
-/* ---- tests -------------------------------------------------------------------------------------- */
+/* ---- tests ---------------------------------------------------------------------------------- */
 static void test_claims_equal_token_facts(void)
 {
     char ak_label[64], key_label[64], uri[1024], buf[256], want[64];
@@ -287,8 +285,8 @@ static void test_claims_equal_token_facts(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(kc.identifier, key_label));
     /* spki: the key's SubjectPublicKeyInfo */
     spki_len = i2d_PUBKEY(byuri, &spki);
-    CU_ASSERT_TRUE(spki_len > 0 && kc.spki_len == (size_t)spki_len
-                   && memcmp(kc.spki, spki, kc.spki_len) == 0);
+    CU_ASSERT_TRUE(spki_len > 0 && kc.spki_len == (size_t)spki_len &&
+                   memcmp(kc.spki, spki, kc.spki_len) == 0);
     /* the four booleans: what the token says about the private key */
     CU_ASSERT_EQUAL(kc.sensitive, token_bool(key_label, CKA_SENSITIVE));
     CU_ASSERT_EQUAL(kc.extractable, token_bool(key_label, CKA_EXTRACTABLE));
@@ -387,8 +385,8 @@ static void test_extractable_token_key(void)
                           {CKA_EC_PARAMS, (void *)p256, sizeof(p256)},
                           {CKA_VERIFY, &yes, sizeof(yes)},
                           {CKA_LABEL, label, 0}};
-    CK_ATTRIBUTE priv[] = {{CKA_TOKEN, &yes, sizeof(yes)},      {CKA_PRIVATE, &yes, sizeof(yes)},
-                           {CKA_SIGN, &yes, sizeof(yes)},       {CKA_SENSITIVE, &no, sizeof(no)},
+    CK_ATTRIBUTE priv[] = {{CKA_TOKEN, &yes, sizeof(yes)},       {CKA_PRIVATE, &yes, sizeof(yes)},
+                           {CKA_SIGN, &yes, sizeof(yes)},        {CKA_SENSITIVE, &no, sizeof(no)},
                            {CKA_EXTRACTABLE, &yes, sizeof(yes)}, {CKA_LABEL, label, 0}};
     CK_OBJECT_HANDLE hpub, hpriv;
     EVP_PKEY *key, *ak;
@@ -422,8 +420,9 @@ static void test_extractable_token_key(void)
     CU_ASSERT_FALSE(failed(c, AF_CHECK_EVIDENCE_SIGNATURE));
     af_checks_free(c);
     /* a lab policy that allows it: then everything passes, so the policy was the only reason */
-    CU_ASSERT_TRUE(af_policy_parse(lab, "sensitive=any\nextractable=any\nnever-extractable=any\n",
-                                   strlen("sensitive=any\nextractable=any\nnever-extractable=any\n")));
+    CU_ASSERT_TRUE(
+        af_policy_parse(lab, "sensitive=any\nextractable=any\nnever-extractable=any\n",
+                        strlen("sensitive=any\nextractable=any\nnever-extractable=any\n")));
     c = verify(req, lab);
     CU_ASSERT_TRUE(af_checks_passed(c));
     af_checks_free(c);
@@ -436,6 +435,7 @@ static void test_extractable_token_key(void)
 }
 
 AF_TEST_MAIN("evidence-token", setup, teardown,
-             {"claims equal the token's facts; default policy passes", test_claims_equal_token_facts},
+             {"claims equal the token's facts; default policy passes",
+              test_claims_equal_token_facts},
              {"AK algorithms in the token", test_ak_algorithms},
              {"extractable token key refused by the default policy", test_extractable_token_key})

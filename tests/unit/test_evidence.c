@@ -21,7 +21,7 @@ static const unsigned char OTHER_NONCE[16] = {0x6e, 0x6f, 0x6e, 0x63, 0x65, 0x2d
 static EVP_PKEY *ca_key, *ca2_key, *ak_key, *subj_key, *other_key;
 static X509 *ca_cert, *ca2_cert, *ak_cert, *ak_cert_noeku, *ak_cert_ca2;
 
-/* ---- fixtures --------------------------------------------------------------------------------- */
+/* ---- fixtures ------------------------------------------------------------------------------- */
 static EVP_PKEY *gen(const char *alg)
 {
     if (strcmp(alg, "P-256") == 0 || strcmp(alg, "P-384") == 0)
@@ -46,8 +46,8 @@ static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 }
 
 /* A certificate for key signed by issuer (self-signed when issuer is NULL). */
-static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
-                       int ca, int eku, int ku)
+static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, int ca,
+                       int eku, int ku)
 {
     X509 *x = X509_new();
     X509_NAME *n = X509_NAME_new();
@@ -87,8 +87,8 @@ static int setup(void)
     ak_cert = make_cert("Test AK", ak_key, ca_cert, ca_key, 0, 1, 1);
     ak_cert_noeku = make_cert("Test AK without EKU", ak_key, ca_cert, ca_key, 0, 0, 1);
     ak_cert_ca2 = make_cert("Test AK of other CA", ak_key, ca2_cert, ca2_key, 0, 1, 1);
-    return ca_cert != NULL && ca2_cert != NULL && ak_cert != NULL && ak_cert_noeku != NULL
-                   && ak_cert_ca2 != NULL && subj_key != NULL && other_key != NULL
+    return ca_cert != NULL && ca2_cert != NULL && ak_cert != NULL && ak_cert_noeku != NULL &&
+                   ak_cert_ca2 != NULL && subj_key != NULL && other_key != NULL
                ? 0
                : 1;
 }
@@ -114,8 +114,8 @@ static AF_EVIDENCE *make_evidence(EVP_PKEY *ak, X509 *akc, EVP_PKEY *key, const 
     AF_EVIDENCE *ev = NULL;
     unsigned int facts = 0xff;
 
-    if (at != NULL && af_attest_set1_nonce(at, n, sizeof(NONCE))
-        && af_attest_add_key(at, key, "subject-key", &facts) && af_attest_set1_ak(at, ak, akc))
+    if (at != NULL && af_attest_set1_nonce(at, n, sizeof(NONCE)) &&
+        af_attest_add_key(at, key, "subject-key", &facts) && af_attest_set1_ak(at, ak, akc))
         ev = af_attest_sign(at);
     /* A software key has none of the PKCS#11 facts, and the API says so. */
     CU_ASSERT_EQUAL(facts, 0);
@@ -137,8 +137,8 @@ static AF_BUNDLE *make_bundle(const AF_EVIDENCE *ev)
 static X509_REQ *make_csr(EVP_PKEY *key, const AF_EVIDENCE *ev)
 {
     AF_BUNDLE *b = make_bundle(ev);
-    X509_REQ *req = b != NULL ? af_csr_new(key, "/CN=device-1/O=attfresh test", "DNS:device-1.example",
-                                           b, NULL, NULL)
+    X509_REQ *req = b != NULL ? af_csr_new(key, "/CN=device-1/O=attfresh test",
+                                           "DNS:device-1.example", b, NULL, NULL)
                               : NULL;
 
     af_bundle_free(b);
@@ -154,8 +154,8 @@ static int resign(AF_EVIDENCE *ev, EVP_PKEY *ak)
     X509_ALGOR *alg = NULL;
     int n = i2d_AF_EV_TBS(ev->tbs, &tbs), ok;
 
-    ok = n > 0 && af_sign_data(ak, NULL, 0, NULL, NULL, tbs, (size_t)n, &alg, &sig, &siglen)
-         && ASN1_OCTET_STRING_set(sb->value, sig, (int)siglen);
+    ok = n > 0 && af_sign_data(ak, NULL, 0, NULL, NULL, tbs, (size_t)n, &alg, &sig, &siglen) &&
+         ASN1_OCTET_STRING_set(sb->value, sig, (int)siglen);
     if (ok) {
         X509_ALGOR_free(sb->alg);
         sb->alg = alg;
@@ -243,7 +243,7 @@ static void expect_failure(const AF_EVIDENCE *ev, X509 *trust, const unsigned ch
     X509_REQ_free(req);
 }
 
-/* ---- round trips ------------------------------------------------------------------------------ */
+/* ---- round trips ---------------------------------------------------------------------------- */
 static void test_roundtrip(void)
 {
     AF_EVIDENCE *ev = make_evidence(ak_key, ak_cert, subj_key, NONCE), *ev2;
@@ -336,8 +336,10 @@ static void test_pem_and_print(void)
     ev2 = af_evidence_from_bytes((const unsigned char *)data, (size_t)n);
     CU_ASSERT_PTR_NOT_NULL(ev2);
     /* a PEM block of another type is refused by name */
-    CU_ASSERT_PTR_NULL(af_evidence_from_pem((const unsigned char *)"-----BEGIN CERTIFICATE-----\n"
-                                            "MAA=\n-----END CERTIFICATE-----\n", 60));
+    CU_ASSERT_PTR_NULL(
+        af_evidence_from_pem((const unsigned char *)"-----BEGIN CERTIFICATE-----\n"
+                                                    "MAA=\n-----END CERTIFICATE-----\n",
+                             60));
     ERR_clear_error();
     BIO_reset(mem);
     CU_ASSERT_TRUE(af_evidence_print(mem, ev));
@@ -457,7 +459,7 @@ static void test_crmf(void)
     af_evidence_free(ev_other);
 }
 
-/* ---- rejections ------------------------------------------------------------------------------- */
+/* ---- rejections ----------------------------------------------------------------------------- */
 static void test_flipped_signature(void)
 {
     AF_EVIDENCE *ev = make_evidence(ak_key, ak_cert, subj_key, NONCE);
@@ -575,7 +577,8 @@ static void test_two_transactions(void)
     AF_EV_ELEMENT *tx = element(ev, AF_OID_EV_ELEM_TRANSACTION);
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(tx);
-    sk_AF_EV_ELEMENT_push(ev->tbs->elements, (AF_EV_ELEMENT *)ASN1_item_dup(ASN1_ITEM_rptr(AF_EV_ELEMENT), tx));
+    sk_AF_EV_ELEMENT_push(ev->tbs->elements,
+                          (AF_EV_ELEMENT *)ASN1_item_dup(ASN1_ITEM_rptr(AF_EV_ELEMENT), tx));
     CU_ASSERT_TRUE(resign(ev, ak_key));
     expect_failure(ev, ca_cert, NONCE, NULL, AF_CHECK_EVIDENCE_RULES, "2 transaction");
     af_evidence_free(ev);
@@ -587,8 +590,8 @@ static void test_key_without_identifier(void)
     AF_EV_ELEMENT *key = element(ev, AF_OID_EV_ELEM_KEY);
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(key);
-    CU_ASSERT_TRUE(af_ev_obj_is(sk_AF_EV_CLAIM_value(key->claims, 0)->type,
-                                AF_OID_EV_KEY_IDENTIFIER));
+    CU_ASSERT_TRUE(
+        af_ev_obj_is(sk_AF_EV_CLAIM_value(key->claims, 0)->type, AF_OID_EV_KEY_IDENTIFIER));
     AF_EV_CLAIM_free(sk_AF_EV_CLAIM_delete(key->claims, 0));
     CU_ASSERT_TRUE(resign(ev, ak_key));
     expect_failure(ev, ca_cert, NONCE, NULL, AF_CHECK_EVIDENCE_RULES, "has no identifier");
@@ -600,7 +603,8 @@ static void test_duplicate_identifier(void)
     AF_EVIDENCE *ev = make_evidence(ak_key, ak_cert, subj_key, NONCE);
 
     sk_AF_EV_ELEMENT_push(ev->tbs->elements,
-                          (AF_EV_ELEMENT *)ASN1_item_dup(ASN1_ITEM_rptr(AF_EV_ELEMENT), element(ev, AF_OID_EV_ELEM_KEY)));
+                          (AF_EV_ELEMENT *)ASN1_item_dup(ASN1_ITEM_rptr(AF_EV_ELEMENT),
+                                                         element(ev, AF_OID_EV_ELEM_KEY)));
     CU_ASSERT_TRUE(resign(ev, ak_key));
     expect_failure(ev, ca_cert, NONCE, NULL, AF_CHECK_EVIDENCE_RULES, "share the identifier");
     af_evidence_free(ev);
@@ -611,7 +615,9 @@ static void test_repeated_claim(void)
     AF_EVIDENCE *ev = make_evidence(ak_key, ak_cert, subj_key, NONCE);
     AF_EV_ELEMENT *key = element(ev, AF_OID_EV_ELEM_KEY);
 
-    sk_AF_EV_CLAIM_push(key->claims, (AF_EV_CLAIM *)ASN1_item_dup(ASN1_ITEM_rptr(AF_EV_CLAIM), sk_AF_EV_CLAIM_value(key->claims, 1)));
+    sk_AF_EV_CLAIM_push(key->claims,
+                        (AF_EV_CLAIM *)ASN1_item_dup(ASN1_ITEM_rptr(AF_EV_CLAIM),
+                                                     sk_AF_EV_CLAIM_value(key->claims, 1)));
     CU_ASSERT_TRUE(resign(ev, ak_key));
     expect_failure(ev, ca_cert, NONCE, NULL, AF_CHECK_EVIDENCE_RULES,
                    "repeats the single-valued claim id-ev-key-spki");
@@ -909,8 +915,8 @@ static void test_earlier_layout(void)
     CU_ASSERT_PTR_NULL(af_bundle_from_der(der, (size_t)len));
     af_err_line(line, sizeof(line));
     CU_ASSERT_PTR_NOT_NULL(strstr(line, "earlier csr-attestation layout"));
-    CU_ASSERT_EQUAL(af_bundle_describe_layout((const unsigned char *)"\x30\x00", 2, desc,
-                                              sizeof(desc)), 0);
+    CU_ASSERT_EQUAL(
+        af_bundle_describe_layout((const unsigned char *)"\x30\x00", 2, desc, sizeof(desc)), 0);
 
     /* in a CSR, the verifier names the layout in bundle-decode */
     req = X509_REQ_new();
@@ -964,33 +970,29 @@ static void test_builder_arguments(void)
     af_attest_free(at);
 }
 
-AF_TEST_MAIN("evidence", setup, teardown,
-             {"round trip: build, sign, DER, CSR, verify", test_roundtrip},
-             {"PEM and print", test_pem_and_print},
-             {"AK algorithms: P-256, P-384, RSA, RSA-PSS, Ed25519", test_algorithms},
-             {"subject key types", test_subject_key_types},
-             {"CRMF CertReqMsg", test_crmf},
-             {"reject: flipped signature byte", test_flipped_signature},
-             {"reject: changed nonce", test_changed_nonce},
-             {"reject: no nonce expected", test_no_nonce_callback},
-             {"reject: Evidence about another key", test_other_key},
-             {"reject: AK certificate without the EKU", test_ak_without_eku},
-             {"reject: untrusted AK", test_untrusted_ak},
-             {"reject: spki-only signer not an anchor", test_spki_signer},
-             {"reject: keyId signer unresolvable", test_keyid_signer},
-             {"reject: unsigned Evidence", test_unsigned},
-             {"reject: two transaction elements", test_two_transactions},
-             {"reject: key element without identifier", test_key_without_identifier},
-             {"reject: duplicate key identifier", test_duplicate_identifier},
-             {"reject: repeated claim", test_repeated_claim},
-             {"reject: version 2", test_wrong_version},
-             {"policy: extractable key under the default policy", test_policy},
-             {"policy file errors", test_policy_file_errors},
-             {"reject: CSR with two attestation attributes", test_two_attributes},
-             {"reject: tampered CSR", test_tampered_csr},
-             {"reject: truncated bundle", test_truncated_bundle},
-             {"reject: BER and oversize", test_not_der},
-             {"intermediateCertificates EXPLICIT and IMPLICIT", test_intermediates_both_forms},
-             {"earlier layout reported", test_earlier_layout},
-             {"check list JSON", test_checks_json},
-             {"builder argument errors", test_builder_arguments})
+AF_TEST_MAIN(
+    "evidence", setup, teardown, {"round trip: build, sign, DER, CSR, verify", test_roundtrip},
+    {"PEM and print", test_pem_and_print},
+    {"AK algorithms: P-256, P-384, RSA, RSA-PSS, Ed25519", test_algorithms},
+    {"subject key types", test_subject_key_types}, {"CRMF CertReqMsg", test_crmf},
+    {"reject: flipped signature byte", test_flipped_signature},
+    {"reject: changed nonce", test_changed_nonce},
+    {"reject: no nonce expected", test_no_nonce_callback},
+    {"reject: Evidence about another key", test_other_key},
+    {"reject: AK certificate without the EKU", test_ak_without_eku},
+    {"reject: untrusted AK", test_untrusted_ak},
+    {"reject: spki-only signer not an anchor", test_spki_signer},
+    {"reject: keyId signer unresolvable", test_keyid_signer},
+    {"reject: unsigned Evidence", test_unsigned},
+    {"reject: two transaction elements", test_two_transactions},
+    {"reject: key element without identifier", test_key_without_identifier},
+    {"reject: duplicate key identifier", test_duplicate_identifier},
+    {"reject: repeated claim", test_repeated_claim}, {"reject: version 2", test_wrong_version},
+    {"policy: extractable key under the default policy", test_policy},
+    {"policy file errors", test_policy_file_errors},
+    {"reject: CSR with two attestation attributes", test_two_attributes},
+    {"reject: tampered CSR", test_tampered_csr},
+    {"reject: truncated bundle", test_truncated_bundle}, {"reject: BER and oversize", test_not_der},
+    {"intermediateCertificates EXPLICIT and IMPLICIT", test_intermediates_both_forms},
+    {"earlier layout reported", test_earlier_layout}, {"check list JSON", test_checks_json},
+    {"builder argument errors", test_builder_arguments})
