@@ -23,6 +23,9 @@
 #ifndef CKK_EC_EDWARDS
 #define CKK_EC_EDWARDS 0x40UL
 #endif
+#ifndef CKM_EDDSA
+#define CKM_EDDSA 0x1057UL
+#endif
 
 struct af_key_st {
     atomic_int refs;
@@ -48,6 +51,7 @@ struct af_key_st {
     BIGNUM *n, *e;        /* RSA */
     EVP_PKEY *vkey;       /* software public key, built on first verification */
     _Atomic(EVP_MD *) mds[AF_KEY_MD_SLOTS]; /* digests fetched once for this key's signatures */
+    atomic_int mechs[4]; /* token offers CKM_ECDSA, _RSA_PKCS, _RSA_PKCS_PSS, _EDDSA: 0 unknown, 1, 2 */
 
     /* PKCS#11 facts; -1 = the token does not say */
     int sensitive, extractable, never_extractable, local;
@@ -502,6 +506,37 @@ EVP_MD *af_key_get0_md(AF_KEY *key, int slot, const char *name)
         md = expected;
     }
     return md;
+}
+
+int af_key_token_has_mech(AF_KEY *key, CK_MECHANISM_TYPE m)
+{
+    int slot, v;
+
+    switch (m) {
+    case CKM_ECDSA:
+        slot = 0;
+        break;
+    case CKM_RSA_PKCS:
+        slot = 1;
+        break;
+    case CKM_RSA_PKCS_PSS:
+        slot = 2;
+        break;
+    case CKM_EDDSA:
+        slot = 3;
+        break;
+    default:
+        return key->tok != NULL && af_p11_token_mech(key->tok, m, NULL);
+    }
+    if (key->tok == NULL)
+        return 0;
+    /* A token's mechanism list does not change; remembering the answer spares a lock per sign. */
+    v = atomic_load_explicit(&key->mechs[slot], memory_order_relaxed);
+    if (v == 0) {
+        v = af_p11_token_mech(key->tok, m, NULL) ? 1 : 2;
+        atomic_store_explicit(&key->mechs[slot], v, memory_order_relaxed);
+    }
+    return v == 1;
 }
 
 /* ---- public half as OSSL_PARAMs --------------------------------------------------------------- */

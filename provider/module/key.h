@@ -56,6 +56,9 @@ int af_key_priv_handle(AF_KEY *key, CK_OBJECT_HANDLE *out);
 #define AF_KEY_MD_SLOTS 5
 EVP_MD *af_key_get0_md(AF_KEY *key, int slot, const char *name);
 
+/* 1 when the key's token offers mechanism m (the answer is remembered per key). */
+int af_key_token_has_mech(AF_KEY *key, CK_MECHANISM_TYPE m);
+
 /* Software copy of the public key, in the provider's libctx but from another provider (e.g.
  * default), for verification; borrowed, built on first use. NULL (error raised) if unavailable. */
 EVP_PKEY *af_key_get0_verify_pkey(AF_KEY *key);

@@ -134,13 +134,26 @@ static const struct {
     {NID_sha512, {"SHA2-512", "SHA512", "SHA-512"}},
 };
 
+/* ASCII-only and cheap: OPENSSL_strcasecmp costs more than the rest of a signature's setup. */
+static int ascii_casecmp(const char *a, const char *b)
+{
+    for (; *a != '\0' && *b != '\0'; a++, b++) {
+        char ca = *a >= 'a' && *a <= 'z' ? (char)(*a - 32) : *a;
+        char cb = *b >= 'a' && *b <= 'z' ? (char)(*b - 32) : *b;
+
+        if (ca != cb)
+            return 1;
+    }
+    return *a != *b;
+}
+
 static int digest_slot(const char *name)
 {
     int i, j;
 
     for (i = 0; i < AF_KEY_MD_SLOTS; i++)
         for (j = 0; j < 3 && digests[i].names[j] != NULL; j++)
-            if (OPENSSL_strcasecmp(name, digests[i].names[j]) == 0)
+            if (ascii_casecmp(name, digests[i].names[j]) == 0)
                 return i;
     return -1;
 }
@@ -438,8 +451,7 @@ static int check_mech(AF_SIG_CTX *ctx)
     CK_MECHANISM_TYPE m = token_mech(ctx);
     const char *name;
 
-    if (ctx->operation != EVP_PKEY_OP_SIGN
-        || af_p11_token_mech(af_key_get0_token(ctx->key), m, NULL))
+    if (ctx->operation != EVP_PKEY_OP_SIGN || af_key_token_has_mech(ctx->key, m))
         return 1;
     name = af_ckm_name(m);
     af_prov_raise_rv(ctx->pc, AF_PR_MECHANISM, CKR_MECHANISM_INVALID, "the token of %s lacks %s",
