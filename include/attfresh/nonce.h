@@ -140,7 +140,6 @@ const char *af_nonce_format_name(af_nonce_format fmt);
 #define AF_NONCE_TOL_VALUE (1u << 3)          /* seed `value` payload */
 #define AF_NONCE_TOL_VENDOREXT (1u << 4)      /* vendorextension outside siemens-ra */
 #define AF_NONCE_TOL_EXPIRY_FORM (1u << 5)    /* seed JSON/CBOR expiry as seconds, not RFC 3339 */
-#define AF_NONCE_TOL_MISMATCH_LEN (1u << 6)   /* reserved: response length differs from len */
 
 /* Codec options (input) and results of the last decode (output). Defaults: strict, time base =
  * the clock at the call, CMC bodyPartID 1. A NULL codec means all defaults. */

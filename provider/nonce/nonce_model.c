@@ -165,7 +165,6 @@ static const struct {
     {AF_NONCE_TOL_VALUE, "seed 'value' payload"},
     {AF_NONCE_TOL_VENDOREXT, "vendorextension outside the siemens-ra profile"},
     {AF_NONCE_TOL_EXPIRY_FORM, "expiry in seconds where an RFC 3339 time is expected"},
-    {AF_NONCE_TOL_MISMATCH_LEN, "response length differs from the requested len"},
 };
 
 AF_NONCE_CODEC *af_nonce_codec_new(void)
