@@ -203,6 +203,18 @@ static int tls_p11_load(const AF_RA_SERVER_CONFIG *cfg)
         AF_ERR(AF_R_IO, "cannot use the TLS key %s: %s", cfg->tls_key, gnutls_strerror(rv));
         goto err;
     }
+    /* One signature now, so a wrong PIN or a missing key stops the server at start rather than
+     * failing every handshake later. */
+    {
+        gnutls_datum_t probe = {(unsigned char *)"attfresh", 8}, sig = {NULL, 0};
+
+        if ((rv = gnutls_privkey_sign_data(tls_p11.key, GNUTLS_DIG_SHA256, 0, &probe, &sig)) < 0) {
+            AF_ERR(AF_R_CRYPTO, "the TLS key %s cannot sign (PIN from %s): %s", cfg->tls_key,
+                   cfg->tls_pin_file != NULL ? cfg->tls_pin_file : "nowhere", gnutls_strerror(rv));
+            goto err;
+        }
+        gnutls_free(sig.data);
+    }
     OPENSSL_free(pem);
     return 1;
 err:
