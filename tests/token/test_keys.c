@@ -178,6 +178,15 @@ static void test_ec_p256(void)
     CU_ASSERT_FATAL(ec256 != NULL);
     CU_ASSERT(EVP_PKEY_is_a(ec256, "EC"));
     CU_ASSERT_EQUAL(EVP_PKEY_get_bits(ec256), 256);
+    {   /* what SSL_CTX_use_PrivateKey and X509_check_private_key rely on */
+        EVP_PKEY *pub = software_public(ec256), *other = EVP_PKEY_Q_keygen(libctx, NULL, "EC", "P-256");
+
+        CU_ASSERT(pub != NULL && EVP_PKEY_eq(pub, ec256) == 1 && EVP_PKEY_eq(ec256, pub) == 1);
+        CU_ASSERT(other != NULL && EVP_PKEY_eq(other, ec256) != 1);
+        EVP_PKEY_free(pub);
+        EVP_PKEY_free(other);
+        ERR_clear_error();
+    }
     sign_and_verify(ec256, "SHA256", 0);
     sign_and_verify(ec256, "SHA384", 0);
     sign_and_verify(ec256, "SHA512", 0);
