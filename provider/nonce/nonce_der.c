@@ -485,9 +485,46 @@ static int is_int(const ASN1_TYPE *t)
 
 /* ---- current shape --------------------------------------------------------------------------- */
 
+/* The template only says "does not match" for a reqTypeInfo/respTypeInfo without its type; find
+ * that case to name it (1 = a typeInfo SEQUENCE that does not start with an OID is present). */
+static int typeinfo_without_type(const unsigned char *in, size_t len)
+{
+    const unsigned char *p = in;
+    STACK_OF(ASN1_TYPE) * outer, *ti = NULL;
+    int i, found = 0;
+
+    ERR_set_mark();
+    outer = d2i_ASN1_SEQUENCE_ANY(NULL, &p, (long)len);
+    for (i = 0; outer != NULL && i < sk_ASN1_TYPE_num(outer) && !found; i++) {
+        const ASN1_TYPE *t = sk_ASN1_TYPE_value(outer, i);
+        const unsigned char *q;
+
+        if (t->type != V_ASN1_SEQUENCE)
+            continue;
+        q = ASN1_STRING_get0_data(t->value.sequence);
+        ti = d2i_ASN1_SEQUENCE_ANY(NULL, &q, ASN1_STRING_length(t->value.sequence));
+        found = ti != NULL &&
+                (sk_ASN1_TYPE_num(ti) == 0 || sk_ASN1_TYPE_value(ti, 0)->type != V_ASN1_OBJECT);
+        sk_ASN1_TYPE_pop_free(ti, ASN1_TYPE_free);
+    }
+    sk_ASN1_TYPE_pop_free(outer, ASN1_TYPE_free);
+    ERR_pop_to_mark();
+    return found;
+}
+
+static void *cur_decode(const ASN1_ITEM *it, const unsigned char *in, size_t len, const char *what,
+                        const char *ti_name)
+{
+    if (typeinfo_without_type(in, len)) {
+        AF_ERR(AF_R_NONCE_MISSING, "%s without type", ti_name);
+        return NULL;
+    }
+    return der_item_decode(it, in, len, what);
+}
+
 static int cur_req_decode(AF_NONCE_REQ *req, const unsigned char *in, size_t len)
 {
-    AF_CUR_REQ *r = der_item_decode(ASN1_ITEM_rptr(AF_CUR_REQ), in, len, "NonceRequest");
+    AF_CUR_REQ *r = cur_decode(ASN1_ITEM_rptr(AF_CUR_REQ), in, len, "NonceRequest", "reqTypeInfo");
     AF_NONCE_REQ_ITEM *it;
     int ok = 0;
 
@@ -549,7 +586,8 @@ done:
 
 static int cur_resp_decode(AF_NONCE_RESP *resp, const unsigned char *in, size_t len)
 {
-    AF_CUR_RESP *r = der_item_decode(ASN1_ITEM_rptr(AF_CUR_RESP), in, len, "NonceResponse");
+    AF_CUR_RESP *r =
+        cur_decode(ASN1_ITEM_rptr(AF_CUR_RESP), in, len, "NonceResponse", "respTypeInfo");
     AF_NONCE_RESP_ITEM *it;
     int ok = 0;
 

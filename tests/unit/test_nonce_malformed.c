@@ -44,7 +44,7 @@ static const bad cases[] = {
      AF_R_NONCE_BAD_TYPE},
     {"der SET instead of SEQUENCE", REQ, "draft-08", AF_NONCE_FMT_DER, "3100", AF_R_NONCE_BAD_TYPE},
     {"der reqTypeInfo without type", REQ, "draft-08", AF_NONCE_FMT_DER, "3005300302 0105",
-     AF_R_NONCE_BAD_TYPE},
+     AF_R_NONCE_MISSING},
     {"der non-DER BOOLEAN in reqInfo", REQ, "draft-08", AF_NONCE_FMT_DER,
      "300b3009 06042a030405 010101", AF_R_NONCE_NOT_DER},
     {"der empty input", REQ, "draft-08", AF_NONCE_FMT_DER, "", AF_R_NONCE_DECODE},
@@ -56,6 +56,8 @@ static const bad cases[] = {
      "300c 240a 0408 0102030405060708", AF_R_NONCE_NOT_DER},
     {"der response without nonce", RESP, "draft-08", AF_NONCE_FMT_DER, "3003020105",
      AF_R_NONCE_BAD_TYPE},
+    {"der respTypeInfo without type", RESP, "draft-08", AF_NONCE_FMT_DER, "3006 0400 30020500",
+     AF_R_NONCE_MISSING},
     /* ---- wrappers ---- */
     {"itav wrong infoType", REQ, "draft-08", AF_NONCE_FMT_ITAV, "3007 06032a0304 3000",
      AF_R_NONCE_SHAPE},
