@@ -1,5 +1,5 @@
 /* decoder.c - reads the key-reference file back: PEM "ATTFRESH PKCS11 KEY URI" -> DER (structure
- * attfresh-keyref) -> the token key the URI names, loaded through the pkcs11: store by reference. */
+ * attfresh-keyref) -> the token key its URI names, loaded through the pkcs11: store. */
 #include <string.h>
 
 #include <openssl/bio.h>
@@ -102,9 +102,9 @@ static int dec_der_decode(AF_PROV_CTX *pc, int type, OSSL_CORE_BIO *cin, int sel
     ERR_pop_to_mark();
     if (uri != NULL) {
         /* A reference that no longer resolves is an error (it names the URI), not "not ours". */
-        ok = af_store_fetch(pc, uri,
-                            (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) ? OSSL_STORE_INFO_PKEY : 0,
-                            object_cb, object_cbarg, pw_cb, pw_cbarg);
+        ok = af_store_fetch(
+            pc, uri, (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) ? OSSL_STORE_INFO_PKEY : 0,
+            object_cb, object_cbarg, pw_cb, pw_cbarg);
     }
     OPENSSL_free(uri);
     OPENSSL_free(der);

@@ -23,7 +23,7 @@ size_t af_ecdsa_half_len(int nid)
     }
 }
 
-/* ---- ECDSA signature encodings ----------------------------------------------------------------- */
+/* ---- ECDSA signature encodings --------------------------------------------------------------- */
 
 /* Writes INTEGER v (big-endian, len bytes, unsigned) minimally; returns bytes written. */
 static size_t der_uint(unsigned char *out, const unsigned char *v, size_t len)
@@ -88,11 +88,11 @@ int af_ecdsa_der_to_rs(const unsigned char *der, size_t derlen, size_t half, uns
     relen = i2d_ECDSA_SIG(sig, &re);
     if (p != der + derlen || relen != (int)derlen || memcmp(re, der, derlen) != 0)
         goto end;
-    if (BN_is_negative(r) || BN_is_negative(s) || BN_num_bytes(r) > (int)half
-        || BN_num_bytes(s) > (int)half)
+    if (BN_is_negative(r) || BN_is_negative(s) || BN_num_bytes(r) > (int)half ||
+        BN_num_bytes(s) > (int)half)
         goto end;
-    ok = BN_bn2binpad(r, rs, (int)half) == (int)half
-         && BN_bn2binpad(s, rs + half, (int)half) == (int)half;
+    ok = BN_bn2binpad(r, rs, (int)half) == (int)half &&
+         BN_bn2binpad(s, rs + half, (int)half) == (int)half;
 end:
     OPENSSL_free(re);
     ECDSA_SIG_free(sig);

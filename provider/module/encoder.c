@@ -21,15 +21,17 @@ typedef struct {
     ASN1_UTF8STRING *uri;
 } AF_KEYREF;
 
-ASN1_SEQUENCE(AF_KEYREF) = {
-    ASN1_SIMPLE(AF_KEYREF, desc, ASN1_UTF8STRING),
-    ASN1_SIMPLE(AF_KEYREF, uri, ASN1_UTF8STRING),
+ASN1_SEQUENCE(AF_KEYREF) =
+    {
+        ASN1_SIMPLE(AF_KEYREF, desc, ASN1_UTF8STRING),
+        ASN1_SIMPLE(AF_KEYREF, uri, ASN1_UTF8STRING),
 } static_ASN1_SEQUENCE_END(AF_KEYREF)
 
 #define AF_KEYREF_DESC_PREFIX "attfresh PKCS#11 key reference "
 
-/* "attfresh PKCS#11 key reference (EC)": the type lets each decoder skip others' keys cheaply. */
-static int keyref_desc(int type, char *buf, size_t size)
+    /* "attfresh PKCS#11 key reference (EC)": the type lets each decoder skip others' keys cheaply.
+     */
+    static int keyref_desc(int type, char *buf, size_t size)
 {
     const char *name = af_key_type_name(type);
 
@@ -43,8 +45,8 @@ int af_keyref_encode(int type, const char *uri, unsigned char **der)
     int len = -1;
 
     *der = NULL;
-    if (ref != NULL && keyref_desc(type, desc, sizeof(desc))
-        && ASN1_STRING_set(ref->desc, desc, -1) && ASN1_STRING_set(ref->uri, uri, -1))
+    if (ref != NULL && keyref_desc(type, desc, sizeof(desc)) &&
+        ASN1_STRING_set(ref->desc, desc, -1) && ASN1_STRING_set(ref->uri, uri, -1))
         len = ASN1_item_i2d((ASN1_VALUE *)ref, der, ASN1_ITEM_rptr(AF_KEYREF));
     ASN1_item_free((ASN1_VALUE *)ref, ASN1_ITEM_rptr(AF_KEYREF));
     return len;
@@ -56,18 +58,18 @@ char *af_keyref_decode(const unsigned char *der, size_t len, int type)
     AF_KEYREF *ref = (AF_KEYREF *)ASN1_item_d2i(NULL, &p, (long)len, ASN1_ITEM_rptr(AF_KEYREF));
     char desc[64], *uri = NULL;
 
-    if (ref != NULL && p == der + len && keyref_desc(type, desc, sizeof(desc))
-        && ASN1_STRING_length(ref->desc) == (int)strlen(desc)
-        && memcmp(ASN1_STRING_get0_data(ref->desc), desc, strlen(desc)) == 0
-        && ASN1_STRING_length(ref->uri) > 7
-        && memchr(ASN1_STRING_get0_data(ref->uri), '\0', ASN1_STRING_length(ref->uri)) == NULL)
+    if (ref != NULL && p == der + len && keyref_desc(type, desc, sizeof(desc)) &&
+        ASN1_STRING_length(ref->desc) == (int)strlen(desc) &&
+        memcmp(ASN1_STRING_get0_data(ref->desc), desc, strlen(desc)) == 0 &&
+        ASN1_STRING_length(ref->uri) > 7 &&
+        memchr(ASN1_STRING_get0_data(ref->uri), '\0', ASN1_STRING_length(ref->uri)) == NULL)
         uri = OPENSSL_strndup((const char *)ASN1_STRING_get0_data(ref->uri),
                               ASN1_STRING_length(ref->uri));
     ASN1_item_free((ASN1_VALUE *)ref, ASN1_ITEM_rptr(AF_KEYREF));
     return uri;
 }
 
-/* ---- encoder ------------------------------------------------------------------------------------ */
+/* ---- encoder --------------------------------------------------------------------------------- */
 
 static OSSL_FUNC_encoder_newctx_fn enc_newctx;
 static OSSL_FUNC_encoder_freectx_fn enc_freectx;
@@ -96,8 +98,8 @@ static int enc_encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
     BIO *out = NULL;
     int len, ok = 0;
 
-    if (key == NULL || obj_abstract != NULL || !af_key_has_private(key)
-        || (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) == 0) {
+    if (key == NULL || obj_abstract != NULL || !af_key_has_private(key) ||
+        (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) == 0) {
         af_prov_raise(pc, AF_PR_ENCODING, "only a token private key can be written as a reference");
         return 0;
     }
@@ -195,8 +197,8 @@ static void print_fact(BIO *out, const char *name, int v)
 }
 
 static int text_encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
-                       const OSSL_PARAM obj_abstract[], int selection,
-                       OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
+                       const OSSL_PARAM obj_abstract[], int selection, OSSL_PASSPHRASE_CALLBACK *cb,
+                       void *cbarg)
 {
     AF_PROV_CTX *pc = vctx;
     AF_KEY *key = (AF_KEY *)obj;
@@ -220,8 +222,8 @@ static int text_encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
     EVP_PKEY *pk;
     size_t i;
 
-    if (key == NULL || obj_abstract != NULL
-        || (out = BIO_new_from_core_bio(af_prov_libctx(pc), cout)) == NULL)
+    if (key == NULL || obj_abstract != NULL ||
+        (out = BIO_new_from_core_bio(af_prov_libctx(pc), cout)) == NULL)
         return 0;
     (void)af_key_get_params(key, p);
     BIO_printf(out, "%s %s key in a PKCS#11 token (%d bit)\n", af_key_type_name(af_key_type(key)),
@@ -275,7 +277,7 @@ static const OSSL_DISPATCH der_functions[] = {
     {names, AF_ENC_PROPS("pem"), pem_functions, NULL},                                             \
         {names, AF_ENC_PROPS("der"), der_functions, NULL},                                         \
         {names, AF_SPKI_PROPS("pem"), spki_pem_functions, NULL},                                   \
-        {names, "provider=" AF_PROVIDER_NAME ",output=text", text_functions, NULL},                 \
+        {names, "provider=" AF_PROVIDER_NAME ",output=text", text_functions, NULL},                \
     {                                                                                              \
         names, AF_SPKI_PROPS("der"), spki_der_functions, NULL                                      \
     }

@@ -44,14 +44,15 @@ struct af_key_st {
     CRYPTO_RWLOCK *lock;
 
     /* public half */
-    int nid;              /* EC curve */
+    int nid; /* EC curve */
     int bits;
     unsigned char *point; /* EC: uncompressed point; Ed25519: 32 bytes */
     size_t pointlen;
-    BIGNUM *n, *e;        /* RSA */
-    EVP_PKEY *vkey;       /* software public key, built on first verification */
+    BIGNUM *n, *e;                          /* RSA */
+    EVP_PKEY *vkey;                         /* software public key, built on first verification */
     _Atomic(EVP_MD *) mds[AF_KEY_MD_SLOTS]; /* digests fetched once for this key's signatures */
-    atomic_int mechs[4]; /* token offers CKM_ECDSA, _RSA_PKCS, _RSA_PKCS_PSS, _EDDSA: 0 unknown, 1, 2 */
+    atomic_int
+        mechs[4]; /* token offers CKM_ECDSA, _RSA_PKCS, _RSA_PKCS_PSS, _EDDSA: 0 unknown, 1, 2 */
 
     /* PKCS#11 facts; -1 = the token does not say */
     int sensitive, extractable, never_extractable, local;
@@ -171,8 +172,8 @@ static int curve_from_params(const unsigned char *p, CK_ULONG len, int *type, in
         ERR_set_mark();
         s = d2i_ASN1_PRINTABLESTRING(NULL, &q, (long)len);
         ERR_pop_to_mark();
-        ok = s != NULL && q == p + len && ASN1_STRING_length(s) == 12
-             && memcmp(ASN1_STRING_get0_data(s), "edwards25519", 12) == 0;
+        ok = s != NULL && q == p + len && ASN1_STRING_length(s) == 12 &&
+             memcmp(ASN1_STRING_get0_data(s), "edwards25519", 12) == 0;
         ASN1_STRING_free(s);
         if (ok) {
             *type = AF_KEY_ED25519;
@@ -213,8 +214,8 @@ static int read_public(AF_KEY *key, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj)
         unsigned char *e = NULL;
         CK_ULONG elen = 0;
 
-        if (!af_p11_attr(key->tok, s, obj, CKA_MODULUS, &v, &len, &rv)
-            || !af_p11_attr(key->tok, s, obj, CKA_PUBLIC_EXPONENT, &e, &elen, &rv)) {
+        if (!af_p11_attr(key->tok, s, obj, CKA_MODULUS, &v, &len, &rv) ||
+            !af_p11_attr(key->tok, s, obj, CKA_PUBLIC_EXPONENT, &e, &elen, &rv)) {
             OPENSSL_free(v);
             return 0;
         }
@@ -325,8 +326,8 @@ static int find_one(AF_KEY *key, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, CK_OB
     return af_p11_find(key->tok, s, t, n, out, 1, &found) && found == 1;
 }
 
-AF_KEY *af_key_load(AF_PROV_CTX *pc, AF_P11_TOKEN *tok, CK_SESSION_HANDLE s,
-                    CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE pub)
+AF_KEY *af_key_load(AF_PROV_CTX *pc, AF_P11_TOKEN *tok, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
+                    CK_OBJECT_HANDLE pub)
 {
     AF_KEY *key = key_alloc(pc);
     CK_OBJECT_HANDLE main_obj = priv != CK_INVALID_HANDLE ? priv : pub;
@@ -354,7 +355,8 @@ AF_KEY *af_key_load(AF_PROV_CTX *pc, AF_P11_TOKEN *tok, CK_SESSION_HANDLE s,
     } else if (key->ckk == CKK_EC_EDWARDS) {
         key->type = AF_KEY_ED25519;
     } else {
-        af_prov_raise(pc, AF_PR_KEY_TYPE, "unsupported key type CKK 0x%lx", (unsigned long)key->ckk);
+        af_prov_raise(pc, AF_PR_KEY_TYPE, "unsupported key type CKK 0x%lx",
+                      (unsigned long)key->ckk);
         goto err;
     }
     ERR_set_mark(); /* a missing CKA_ID, CKA_LABEL or public object is not an error */
@@ -397,19 +399,40 @@ AF_KEY *af_key_new_public(AF_PROV_CTX *pc, int type)
 
 /* ---- accessors ------------------------------------------------------------------------------ */
 
-AF_PROV_CTX *af_key_get0_provctx(const AF_KEY *key) { return key->pc; }
-AF_P11_TOKEN *af_key_get0_token(const AF_KEY *key) { return key->tok; }
-int af_key_type(const AF_KEY *key) { return key->type; }
-int af_key_has_private(const AF_KEY *key) { return key->has_priv; }
-int af_key_curve_nid(const AF_KEY *key) { return key->nid; }
-const char *af_key_get0_uri(const AF_KEY *key) { return key->uri != NULL ? key->uri : ""; }
+AF_PROV_CTX *af_key_get0_provctx(const AF_KEY *key)
+{
+    return key->pc;
+}
+AF_P11_TOKEN *af_key_get0_token(const AF_KEY *key)
+{
+    return key->tok;
+}
+int af_key_type(const AF_KEY *key)
+{
+    return key->type;
+}
+int af_key_has_private(const AF_KEY *key)
+{
+    return key->has_priv;
+}
+int af_key_curve_nid(const AF_KEY *key)
+{
+    return key->nid;
+}
+const char *af_key_get0_uri(const AF_KEY *key)
+{
+    return key->uri != NULL ? key->uri : "";
+}
 
 int af_key_has_public(const AF_KEY *key)
 {
     return key->type == AF_KEY_RSA ? key->n != NULL : key->point != NULL;
 }
 
-int af_key_bits(const AF_KEY *key) { return key->bits; }
+int af_key_bits(const AF_KEY *key)
+{
+    return key->bits;
+}
 
 int af_key_security_bits(const AF_KEY *key)
 {
@@ -470,8 +493,7 @@ int af_key_priv_handle(AF_KEY *key, CK_OBJECT_HANDLE *out)
         CRYPTO_THREAD_unlock(key->lock);
         return 1;
     }
-    ok = af_p11_token_login(key->tok, NULL, NULL, NULL, NULL)
-         && af_p11_session_get(key->tok, &s);
+    ok = af_p11_token_login(key->tok, NULL, NULL, NULL, NULL) && af_p11_session_get(key->tok, &s);
     if (ok) {
         ok = find_one(key, s, CKO_PRIVATE_KEY, &key->priv);
         if (key->pub != CK_INVALID_HANDLE && !find_one(key, s, CKO_PUBLIC_KEY, &key->pub))
@@ -539,24 +561,23 @@ int af_key_token_has_mech(AF_KEY *key, CK_MECHANISM_TYPE m)
     return v == 1;
 }
 
-/* ---- public half as OSSL_PARAMs --------------------------------------------------------------- */
+/* ---- public half as OSSL_PARAMs -------------------------------------------------------------- */
 
 static int build_public_params(const AF_KEY *key, OSSL_PARAM_BLD *bld)
 {
     switch (key->type) {
     case AF_KEY_RSA:
-        return key->n != NULL && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, key->n)
-               && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, key->e);
+        return key->n != NULL && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, key->n) &&
+               OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, key->e);
     case AF_KEY_EC:
-        return key->point != NULL
-               && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-                                                  OBJ_nid2sn(key->nid), 0)
-               && OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, key->point,
-                                                   key->pointlen);
+        return key->point != NULL &&
+               OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+                                               OBJ_nid2sn(key->nid), 0) &&
+               OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, key->point,
+                                                key->pointlen);
     case AF_KEY_ED25519:
-        return key->point != NULL
-               && OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, key->point,
-                                                   key->pointlen);
+        return key->point != NULL && OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
+                                                                      key->point, key->pointlen);
     default:
         return 0;
     }
@@ -568,8 +589,8 @@ int af_key_export_public(const AF_KEY *key, OSSL_CALLBACK *cb, void *cbarg)
     OSSL_PARAM *params = NULL;
     int ok = 0;
 
-    if (bld != NULL && build_public_params(key, bld)
-        && (params = OSSL_PARAM_BLD_to_param(bld)) != NULL)
+    if (bld != NULL && build_public_params(key, bld) &&
+        (params = OSSL_PARAM_BLD_to_param(bld)) != NULL)
         ok = cb(params, cbarg);
     OSSL_PARAM_free(params);
     OSSL_PARAM_BLD_free(bld);
@@ -584,8 +605,8 @@ int af_key_import_public(AF_KEY *key, const OSSL_PARAM params[])
         const OSSL_PARAM *pe = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_RSA_E);
 
         p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_RSA_N);
-        if (p == NULL || pe == NULL || !OSSL_PARAM_get_BN(p, &key->n)
-            || !OSSL_PARAM_get_BN(pe, &key->e))
+        if (p == NULL || pe == NULL || !OSSL_PARAM_get_BN(p, &key->n) ||
+            !OSSL_PARAM_get_BN(pe, &key->e))
             return 0;
         key->bits = BN_num_bits(key->n);
         return 1;
@@ -622,11 +643,11 @@ int af_key_match_public(const AF_KEY *a, const AF_KEY *b)
     if (a->type == AF_KEY_RSA)
         return a->n != NULL && b->n != NULL && BN_cmp(a->n, b->n) == 0 && BN_cmp(a->e, b->e) == 0;
     if (a->point != NULL && b->point != NULL)
-        return a->nid == b->nid && a->pointlen == b->pointlen
-               && memcmp(a->point, b->point, a->pointlen) == 0;
+        return a->nid == b->nid && a->pointlen == b->pointlen &&
+               memcmp(a->point, b->point, a->pointlen) == 0;
     /* no public half (EC private key without its public object): same token objects */
-    return a->tok != NULL && a->tok == b->tok && a->idlen == b->idlen && a->idlen > 0
-           && memcmp(a->id, b->id, a->idlen) == 0;
+    return a->tok != NULL && a->tok == b->tok && a->idlen == b->idlen && a->idlen > 0 &&
+           memcmp(a->id, b->id, a->idlen) == 0;
 }
 
 EVP_PKEY *af_key_get0_verify_pkey(AF_KEY *key)
@@ -647,12 +668,13 @@ EVP_PKEY *af_key_get0_verify_pkey(AF_KEY *key)
     ctx = EVP_PKEY_CTX_new_from_name(af_prov_libctx(key->pc), af_key_type_name(key->type),
                                      "provider!=" AF_PROVIDER_NAME);
     bld = OSSL_PARAM_BLD_new();
-    if (ctx == NULL || bld == NULL || !build_public_params(key, bld)
-        || (params = OSSL_PARAM_BLD_to_param(bld)) == NULL || EVP_PKEY_fromdata_init(ctx) <= 0
-        || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
-        af_prov_raise(key->pc, AF_PR_VERIFY, "no software %s implementation for the public key of %s"
-                      " (load the default provider too)", af_key_type_name(key->type),
-                      af_key_get0_uri(key));
+    if (ctx == NULL || bld == NULL || !build_public_params(key, bld) ||
+        (params = OSSL_PARAM_BLD_to_param(bld)) == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
+        af_prov_raise(key->pc, AF_PR_VERIFY,
+                      "no software %s implementation for the public key of %s"
+                      " (load the default provider too)",
+                      af_key_type_name(key->type), af_key_get0_uri(key));
         pkey = NULL;
     }
     OSSL_PARAM_free(params);
@@ -695,14 +717,14 @@ int af_key_get_params(AF_KEY *key, OSSL_PARAM params[])
 {
     OSSL_PARAM *p;
 
-    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_BITS)) != NULL
-        && !OSSL_PARAM_set_int(p, key->bits))
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_BITS)) != NULL &&
+        !OSSL_PARAM_set_int(p, key->bits))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_SECURITY_BITS)) != NULL
-        && !OSSL_PARAM_set_int(p, af_key_security_bits(key)))
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_SECURITY_BITS)) != NULL &&
+        !OSSL_PARAM_set_int(p, af_key_security_bits(key)))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_MAX_SIZE)) != NULL
-        && !OSSL_PARAM_set_int(p, af_key_max_sig_size(key)))
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_MAX_SIZE)) != NULL &&
+        !OSSL_PARAM_set_int(p, af_key_max_sig_size(key)))
         return 0;
     if (key->type != AF_KEY_ED25519) {
         if (!set_str(params, OSSL_PKEY_PARAM_DEFAULT_DIGEST, "SHA256"))
@@ -710,43 +732,44 @@ int af_key_get_params(AF_KEY *key, OSSL_PARAM params[])
     } else if (!set_str(params, OSSL_PKEY_PARAM_MANDATORY_DIGEST, "")) {
         return 0;
     }
-    if (key->type == AF_KEY_EC && !set_str(params, OSSL_PKEY_PARAM_GROUP_NAME, OBJ_nid2sn(key->nid)))
+    if (key->type == AF_KEY_EC &&
+        !set_str(params, OSSL_PKEY_PARAM_GROUP_NAME, OBJ_nid2sn(key->nid)))
         return 0;
     if (key->type == AF_KEY_RSA) {
-        if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_RSA_N)) != NULL
-            && (key->n == NULL || !OSSL_PARAM_set_BN(p, key->n)))
+        if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_RSA_N)) != NULL &&
+            (key->n == NULL || !OSSL_PARAM_set_BN(p, key->n)))
             return 0;
-        if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_RSA_E)) != NULL
-            && (key->e == NULL || !OSSL_PARAM_set_BN(p, key->e)))
+        if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_RSA_E)) != NULL &&
+            (key->e == NULL || !OSSL_PARAM_set_BN(p, key->e)))
             return 0;
     } else if (key->point != NULL) {
-        if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY)) != NULL
-            && !OSSL_PARAM_set_octet_string(p, key->point, key->pointlen))
+        if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY)) != NULL &&
+            !OSSL_PARAM_set_octet_string(p, key->point, key->pointlen))
             return 0;
-        if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_PUB_KEY)) != NULL
-            && !OSSL_PARAM_set_octet_string(p, key->point, key->pointlen))
+        if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_PUB_KEY)) != NULL &&
+            !OSSL_PARAM_set_octet_string(p, key->point, key->pointlen))
             return 0;
     }
     if (key->tok == NULL)
         return 1;
-    if (!set_fact(params, AF_PARAM_KEY_SENSITIVE, key->sensitive)
-        || !set_fact(params, AF_PARAM_KEY_EXTRACTABLE, key->extractable)
-        || !set_fact(params, AF_PARAM_KEY_NEVER_EXTRACTABLE, key->never_extractable)
-        || !set_fact(params, AF_PARAM_KEY_LOCAL, key->local)
-        || !set_str(params, AF_PARAM_KEY_LABEL, key->label)
-        || !set_str(params, AF_PARAM_KEY_URI, key->uri)
-        || !set_str(params, AF_PARAM_TOKEN_LABEL, key->tlabel)
-        || !set_str(params, AF_PARAM_TOKEN_MANUFACTURER, key->tmanuf)
-        || !set_str(params, AF_PARAM_TOKEN_MODEL, key->tmodel)
-        || !set_str(params, AF_PARAM_TOKEN_SERIAL, key->tserial)
-        || !set_str(params, AF_PARAM_TOKEN_HW_VERSION, key->hwver)
-        || !set_str(params, AF_PARAM_TOKEN_FW_VERSION, key->fwver))
+    if (!set_fact(params, AF_PARAM_KEY_SENSITIVE, key->sensitive) ||
+        !set_fact(params, AF_PARAM_KEY_EXTRACTABLE, key->extractable) ||
+        !set_fact(params, AF_PARAM_KEY_NEVER_EXTRACTABLE, key->never_extractable) ||
+        !set_fact(params, AF_PARAM_KEY_LOCAL, key->local) ||
+        !set_str(params, AF_PARAM_KEY_LABEL, key->label) ||
+        !set_str(params, AF_PARAM_KEY_URI, key->uri) ||
+        !set_str(params, AF_PARAM_TOKEN_LABEL, key->tlabel) ||
+        !set_str(params, AF_PARAM_TOKEN_MANUFACTURER, key->tmanuf) ||
+        !set_str(params, AF_PARAM_TOKEN_MODEL, key->tmodel) ||
+        !set_str(params, AF_PARAM_TOKEN_SERIAL, key->tserial) ||
+        !set_str(params, AF_PARAM_TOKEN_HW_VERSION, key->hwver) ||
+        !set_str(params, AF_PARAM_TOKEN_FW_VERSION, key->fwver))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, AF_PARAM_KEY_CAPABILITIES)) != NULL
-        && !OSSL_PARAM_set_uint(p, key->caps))
+    if ((p = OSSL_PARAM_locate(params, AF_PARAM_KEY_CAPABILITIES)) != NULL &&
+        !OSSL_PARAM_set_uint(p, key->caps))
         return 0;
-    if ((p = OSSL_PARAM_locate(params, AF_PARAM_KEY_ID)) != NULL && key->id != NULL
-        && !OSSL_PARAM_set_octet_string(p, key->id, key->idlen))
+    if ((p = OSSL_PARAM_locate(params, AF_PARAM_KEY_ID)) != NULL && key->id != NULL &&
+        !OSSL_PARAM_set_octet_string(p, key->id, key->idlen))
         return 0;
     return 1;
 }

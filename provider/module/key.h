@@ -26,8 +26,8 @@ const char *af_key_type_name(int type);
 /* Builds a key from the objects of tok with CKA_ID id (and label when id is NULL). priv/pub are
  * the handles already found (CK_INVALID_HANDLE when absent; at least one must be given). Reads
  * everything it will ever need in session s, so later operations touch only C_Sign*. */
-AF_KEY *af_key_load(AF_PROV_CTX *pc, AF_P11_TOKEN *tok, CK_SESSION_HANDLE s,
-                    CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE pub);
+AF_KEY *af_key_load(AF_PROV_CTX *pc, AF_P11_TOKEN *tok, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
+                    CK_OBJECT_HANDLE pub);
 /* A public-only key from OSSL_PARAMs (keymgmt import); not bound to a token. */
 AF_KEY *af_key_new_public(AF_PROV_CTX *pc, int type);
 int af_key_up_ref(AF_KEY *key);

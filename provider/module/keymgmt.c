@@ -85,7 +85,8 @@ static int km_get_params(void *keydata, OSSL_PARAM params[])
 #define AF_FACT_PARAMS                                                                             \
     OSSL_PARAM_int(AF_PARAM_KEY_SENSITIVE, NULL), OSSL_PARAM_int(AF_PARAM_KEY_EXTRACTABLE, NULL),  \
         OSSL_PARAM_int(AF_PARAM_KEY_NEVER_EXTRACTABLE, NULL),                                      \
-        OSSL_PARAM_int(AF_PARAM_KEY_LOCAL, NULL), OSSL_PARAM_utf8_string(AF_PARAM_KEY_LABEL, NULL, 0), \
+        OSSL_PARAM_int(AF_PARAM_KEY_LOCAL, NULL),                                                  \
+        OSSL_PARAM_utf8_string(AF_PARAM_KEY_LABEL, NULL, 0),                                       \
         OSSL_PARAM_octet_string(AF_PARAM_KEY_ID, NULL, 0),                                         \
         OSSL_PARAM_utf8_string(AF_PARAM_KEY_URI, NULL, 0),                                         \
         OSSL_PARAM_uint(AF_PARAM_KEY_CAPABILITIES, NULL),                                          \
@@ -164,15 +165,15 @@ static const OSSL_PARAM ed_types_tbl[] = {
     OSSL_PARAM_END,
 };
 
-/* ---- key generation in the token -------------------------------------------------------------- */
+/* ---- key generation in the token ------------------------------------------------------------- */
 
 typedef struct {
     AF_PROV_CTX *pc;
     int type;
-    int nid;          /* EC */
-    size_t bits;      /* RSA */
-    BIGNUM *e;        /* RSA public exponent */
-    char *token;      /* label or pkcs11: URI */
+    int nid;     /* EC */
+    size_t bits; /* RSA */
+    BIGNUM *e;   /* RSA public exponent */
+    char *token; /* label or pkcs11: URI */
     char *label;
     unsigned char *id;
     size_t idlen;
@@ -231,8 +232,8 @@ static int km_gen_set_params(void *genctx, const OSSL_PARAM params[])
         if (nid == NID_undef)
             nid = OBJ_ln2nid(name);
         if (af_ecdsa_half_len(nid) == 0) {
-            af_prov_raise(g->pc, AF_PR_BAD_PARAM, "unsupported curve '%s' (use P-256, P-384 or P-521)",
-                          name);
+            af_prov_raise(g->pc, AF_PR_BAD_PARAM,
+                          "unsupported curve '%s' (use P-256, P-384 or P-521)", name);
             return 0;
         }
         g->nid = nid;
@@ -245,11 +246,11 @@ static int km_gen_set_params(void *genctx, const OSSL_PARAM params[])
             return 0;
         }
     }
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_RSA_E)) != NULL
-        && !OSSL_PARAM_get_BN(p, &g->e))
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_RSA_E)) != NULL &&
+        !OSSL_PARAM_get_BN(p, &g->e))
         return 0;
-    if (!set_str_param(params, AF_PARAM_GEN_TOKEN, &g->token)
-        || !set_str_param(params, AF_PARAM_GEN_LABEL, &g->label))
+    if (!set_str_param(params, AF_PARAM_GEN_TOKEN, &g->token) ||
+        !set_str_param(params, AF_PARAM_GEN_LABEL, &g->label))
         return 0;
     if ((p = OSSL_PARAM_locate_const(params, AF_PARAM_GEN_ID)) != NULL) {
         const char *hex = NULL;
@@ -296,8 +297,9 @@ static const OSSL_PARAM *km_gen_settable_params(void *genctx, void *provctx)
 
     if (g == NULL)
         return ec_gen_settable;
-    return g->type == AF_KEY_RSA ? rsa_gen_settable
-                                 : g->type == AF_KEY_ED25519 ? ed_gen_settable : ec_gen_settable;
+    return g->type == AF_KEY_RSA       ? rsa_gen_settable
+           : g->type == AF_KEY_ED25519 ? ed_gen_settable
+                                       : ec_gen_settable;
 }
 
 static void km_gen_cleanup(void *genctx)
@@ -358,12 +360,12 @@ static int default_id(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE s, CK_OBJECT_HANDL
     CK_ATTRIBUTE a = {type == AF_KEY_RSA ? CKA_MODULUS : CKA_EC_POINT, NULL, 0};
     int ok;
 
-    if (fl->C_GetAttributeValue(s, pub, &a, 1) != CKR_OK || a.ulValueLen == 0
-        || a.ulValueLen > 4096)
+    if (fl->C_GetAttributeValue(s, pub, &a, 1) != CKR_OK || a.ulValueLen == 0 ||
+        a.ulValueLen > 4096)
         return 0;
     a.pValue = OPENSSL_malloc(a.ulValueLen);
-    ok = a.pValue != NULL && fl->C_GetAttributeValue(s, pub, &a, 1) == CKR_OK
-         && SHA1(a.pValue, a.ulValueLen, id) != NULL;
+    ok = a.pValue != NULL && fl->C_GetAttributeValue(s, pub, &a, 1) == CKR_OK &&
+         SHA1(a.pValue, a.ulValueLen, id) != NULL;
     OPENSSL_free(a.pValue);
     return ok;
 }
@@ -407,7 +409,7 @@ static void *km_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
     if (!af_p11_token_login(tok, NULL, NULL, NULL, NULL) || !af_p11_session_get(tok, &s))
         return NULL;
 
-    {   /* one label, one key: a second pair with the same label would make URIs ambiguous */
+    { /* one label, one key: a second pair with the same label would make URIs ambiguous */
         CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
         CK_ATTRIBUTE ft[2] = {{CKA_CLASS, &cls, sizeof(cls)},
                               {CKA_LABEL, g->label, strlen(g->label)}};
@@ -465,16 +467,15 @@ static void *km_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
     rv = fl->C_GenerateKeyPair(s, &mech, pt, np, kt, nk, &pub, &priv);
     if (rv != CKR_OK) {
         af_prov_raise_rv(g->pc, AF_PR_KEYGEN, rv, "C_GenerateKeyPair (%s, label '%s')",
-                         af_ckm_name(mech.mechanism) ? af_ckm_name(mech.mechanism) : "?",
-                         g->label);
+                         af_ckm_name(mech.mechanism) ? af_ckm_name(mech.mechanism) : "?", g->label);
         goto end;
     }
     if (g->id == NULL) {
         CK_ATTRIBUTE ida = {CKA_ID, idbuf, sizeof(idbuf)};
 
-        if (!default_id(fl, s, pub, g->type, idbuf)
-            || (rv = fl->C_SetAttributeValue(s, pub, &ida, 1)) != CKR_OK
-            || (rv = fl->C_SetAttributeValue(s, priv, &ida, 1)) != CKR_OK) {
+        if (!default_id(fl, s, pub, g->type, idbuf) ||
+            (rv = fl->C_SetAttributeValue(s, pub, &ida, 1)) != CKR_OK ||
+            (rv = fl->C_SetAttributeValue(s, priv, &ida, 1)) != CKR_OK) {
             af_prov_raise_rv(g->pc, AF_PR_KEYGEN, rv, "setting CKA_ID of the new pair '%s'",
                              g->label);
             goto end;
@@ -493,7 +494,7 @@ end:
     return key;
 }
 
-/* ---- per-type entry points -------------------------------------------------------------------- */
+/* ---- per-type entry points ------------------------------------------------------------------- */
 
 /* Our own signature names (signature.c): OpenSSL 3.0 fetches the operation by this name first
  * from any provider; a name only we offer makes it pick ours at once instead of trying the
@@ -512,13 +513,19 @@ static const char *ed_query_name(int op)
 }
 
 #define AF_KM_TYPED(pfx, TYPE)                                                                     \
-    static void *pfx##_new(void *provctx) { return af_key_new_public(provctx, TYPE); }             \
+    static void *pfx##_new(void *provctx)                                                          \
+    {                                                                                              \
+        return af_key_new_public(provctx, TYPE);                                                   \
+    }                                                                                              \
     static void *pfx##_gen_init(void *provctx, int selection, const OSSL_PARAM params[])           \
     {                                                                                              \
         return gen_init(provctx, TYPE, selection, params);                                         \
     }                                                                                              \
-    static const OSSL_PARAM *pfx##_gettable(void *provctx) { return pfx##_gettable_tbl; }          \
-    static const OSSL_PARAM *pfx##_types(int selection)                                           \
+    static const OSSL_PARAM *pfx##_gettable(void *provctx)                                         \
+    {                                                                                              \
+        return pfx##_gettable_tbl;                                                                 \
+    }                                                                                              \
+    static const OSSL_PARAM *pfx##_types(int selection)                                            \
     {                                                                                              \
         return (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) ? pfx##_types_tbl : NULL;              \
     }                                                                                              \

@@ -29,18 +29,18 @@
 
 typedef struct {
     AF_PROV_CTX *pc;
-    int type;     /* AF_KEY_* the algorithm expects */
+    int type; /* AF_KEY_* the algorithm expects */
     AF_KEY *key;
     int operation; /* EVP_PKEY_OP_SIGN / EVP_PKEY_OP_VERIFY */
 
-    EVP_MD *md;   /* NULL: none set (raw input) */
+    EVP_MD *md; /* NULL: none set (raw input) */
     int mdnid;
     EVP_MD_CTX *mdctx;
 
     /* RSA */
-    int pad;      /* RSA_PKCS1_PADDING or RSA_PKCS1_PSS_PADDING */
+    int pad; /* RSA_PKCS1_PADDING or RSA_PKCS1_PSS_PADDING */
     EVP_MD *mgf1md;
-    int saltlen;  /* >= 0, or RSA_PSS_SALTLEN_DIGEST / _MAX / _AUTO */
+    int saltlen; /* >= 0, or RSA_PSS_SALTLEN_DIGEST / _MAX / _AUTO */
 
     /* Ed25519 one-shot message collected by digest_sign_update */
     unsigned char *msg;
@@ -108,8 +108,8 @@ static void *sig_dupctx(void *vctx)
         EVP_MD_up_ref(dst->md);
     if (dst->mgf1md != NULL)
         EVP_MD_up_ref(dst->mgf1md);
-    if (src->mdctx != NULL
-        && ((dst->mdctx = EVP_MD_CTX_new()) == NULL || !EVP_MD_CTX_copy_ex(dst->mdctx, src->mdctx)))
+    if (src->mdctx != NULL &&
+        ((dst->mdctx = EVP_MD_CTX_new()) == NULL || !EVP_MD_CTX_copy_ex(dst->mdctx, src->mdctx)))
         goto err;
     if (src->msg != NULL && (dst->msg = OPENSSL_memdup(src->msg, src->msglen)) == NULL)
         goto err;
@@ -119,7 +119,7 @@ err:
     return NULL;
 }
 
-/* ---- parameters -------------------------------------------------------------------------------- */
+/* ---- parameters ------------------------------------------------------------------------------ */
 
 /* The digests PKCS#11 signing here supports, with the names OpenSSL may hand us for them; the
  * index is the key's digest cache slot. */
@@ -231,7 +231,8 @@ static int sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
             return 0;
         }
         if (pad != RSA_PKCS1_PADDING && pad != RSA_PKCS1_PSS_PADDING) {
-            af_prov_raise(ctx->pc, AF_PR_BAD_PARAM, "RSA padding mode not supported by the token"
+            af_prov_raise(ctx->pc, AF_PR_BAD_PARAM,
+                          "RSA padding mode not supported by the token"
                           " provider (use pkcs1 or pss)");
             return 0;
         }
@@ -263,8 +264,8 @@ static int sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
     if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST)) != NULL) {
         const char *name = NULL;
 
-        if (!rsa_only(ctx, "MGF1 digest") || !OSSL_PARAM_get_utf8_string_ptr(p, &name)
-            || !set_md(ctx, name, &ctx->mgf1md, NULL))
+        if (!rsa_only(ctx, "MGF1 digest") || !OSSL_PARAM_get_utf8_string_ptr(p, &name) ||
+            !set_md(ctx, name, &ctx->mgf1md, NULL))
             return 0;
     }
     return 1;
@@ -336,19 +337,19 @@ static X509_ALGOR *pss_algor(const AF_SIG_CTX *ctx)
             goto end;
         X509_ALGOR_set_md(mgfmd, mgf1(ctx));
         packed = ASN1_item_pack(mgfmd, ASN1_ITEM_rptr(X509_ALGOR), NULL);
-        if (packed == NULL || (pss->maskGenAlgorithm = X509_ALGOR_new()) == NULL
-            || !X509_ALGOR_set0(pss->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1), V_ASN1_SEQUENCE,
-                                packed))
+        if (packed == NULL || (pss->maskGenAlgorithm = X509_ALGOR_new()) == NULL ||
+            !X509_ALGOR_set0(pss->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1), V_ASN1_SEQUENCE, packed))
             goto end;
         packed = NULL;
     }
     if (saltlen != 20) {
-        if ((pss->saltLength = ASN1_INTEGER_new()) == NULL
-            || !ASN1_INTEGER_set(pss->saltLength, saltlen))
+        if ((pss->saltLength = ASN1_INTEGER_new()) == NULL ||
+            !ASN1_INTEGER_set(pss->saltLength, saltlen))
             goto end;
     }
     packed = ASN1_item_pack(pss, ASN1_ITEM_rptr(RSA_PSS_PARAMS), NULL);
-    if (packed == NULL || !X509_ALGOR_set0(alg, OBJ_nid2obj(NID_rsassaPss), V_ASN1_SEQUENCE, packed))
+    if (packed == NULL ||
+        !X509_ALGOR_set0(alg, OBJ_nid2obj(NID_rsassaPss), V_ASN1_SEQUENCE, packed))
         goto end;
     packed = NULL;
     ok = 1;
@@ -382,9 +383,9 @@ static int algorithm_id(AF_SIG_CTX *ctx, unsigned char **der)
     if (alg == NULL && signid != NID_undef) {
         alg = X509_ALGOR_new();
         /* ECDSA and EdDSA: parameters absent; RSA PKCS#1: NULL */
-        if (alg == NULL
-            || !X509_ALGOR_set0(alg, OBJ_nid2obj(signid),
-                                ctx->type == AF_KEY_RSA ? V_ASN1_NULL : V_ASN1_UNDEF, NULL)) {
+        if (alg == NULL ||
+            !X509_ALGOR_set0(alg, OBJ_nid2obj(signid),
+                             ctx->type == AF_KEY_RSA ? V_ASN1_NULL : V_ASN1_UNDEF, NULL)) {
             X509_ALGOR_free(alg);
             return -1;
         }
@@ -411,28 +412,28 @@ static int sig_get_ctx_params(void *vctx, OSSL_PARAM params[])
         if (!ok)
             return 0;
     }
-    if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_DIGEST)) != NULL
-        && !OSSL_PARAM_set_utf8_string(p, ctx->md != NULL ? EVP_MD_get0_name(ctx->md) : ""))
+    if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_DIGEST)) != NULL &&
+        !OSSL_PARAM_set_utf8_string(p, ctx->md != NULL ? EVP_MD_get0_name(ctx->md) : ""))
         return 0;
     if (ctx->type == AF_KEY_RSA) {
-        if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PAD_MODE)) != NULL
-            && !(p->data_type == OSSL_PARAM_INTEGER
-                     ? OSSL_PARAM_set_int(p, ctx->pad)
-                     : OSSL_PARAM_set_utf8_string(p, ctx->pad == RSA_PKCS1_PSS_PADDING
-                                                         ? OSSL_PKEY_RSA_PAD_MODE_PSS
-                                                         : OSSL_PKEY_RSA_PAD_MODE_PKCSV15)))
+        if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PAD_MODE)) != NULL &&
+            !(p->data_type == OSSL_PARAM_INTEGER
+                  ? OSSL_PARAM_set_int(p, ctx->pad)
+                  : OSSL_PARAM_set_utf8_string(p, ctx->pad == RSA_PKCS1_PSS_PADDING
+                                                      ? OSSL_PKEY_RSA_PAD_MODE_PSS
+                                                      : OSSL_PKEY_RSA_PAD_MODE_PKCSV15)))
             return 0;
-        if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PSS_SALTLEN)) != NULL
-            && ctx->md != NULL && !OSSL_PARAM_set_int(p, pss_saltlen(ctx)))
+        if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PSS_SALTLEN)) != NULL &&
+            ctx->md != NULL && !OSSL_PARAM_set_int(p, pss_saltlen(ctx)))
             return 0;
-        if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST)) != NULL
-            && mgf1(ctx) != NULL && !OSSL_PARAM_set_utf8_string(p, EVP_MD_get0_name(mgf1(ctx))))
+        if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST)) != NULL &&
+            mgf1(ctx) != NULL && !OSSL_PARAM_set_utf8_string(p, EVP_MD_get0_name(mgf1(ctx))))
             return 0;
     }
     return 1;
 }
 
-/* ---- init --------------------------------------------------------------------------------------- */
+/* ---- init ------------------------------------------------------------------------------------ */
 
 static CK_MECHANISM_TYPE token_mech(const AF_SIG_CTX *ctx)
 {
@@ -465,9 +466,8 @@ static int sig_init(AF_SIG_CTX *ctx, void *provkey, const OSSL_PARAM params[], i
 
     if (key != NULL) {
         if (af_key_type(key) != ctx->type) {
-            af_prov_raise(ctx->pc, AF_PR_KEY_TYPE, "%s is an %s key, not %s",
-                          af_key_get0_uri(key), af_key_type_name(af_key_type(key)),
-                          af_key_type_name(ctx->type));
+            af_prov_raise(ctx->pc, AF_PR_KEY_TYPE, "%s is an %s key, not %s", af_key_get0_uri(key),
+                          af_key_type_name(af_key_type(key)), af_key_type_name(ctx->type));
             return 0;
         }
         if (key != ctx->key) {
@@ -536,19 +536,23 @@ static int sig_digest_verify_init(void *vctx, const char *mdname, void *provkey,
     return digest_init(vctx, mdname, provkey, params, EVP_PKEY_OP_VERIFY);
 }
 
-/* ---- signing in the token ---------------------------------------------------------------------- */
+/* ---- signing in the token -------------------------------------------------------------------- */
 
 /* DigestInfo prefixes (RFC 8017 section 9.2, note 1) for the digests set_md accepts. */
 static const unsigned char di_sha1[] = {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e,
                                         0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14};
-static const unsigned char di_sha224[] = {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                          0x65, 0x03, 0x04, 0x02, 0x04, 0x05, 0x00, 0x04, 0x1c};
-static const unsigned char di_sha256[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                          0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
-static const unsigned char di_sha384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                          0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30};
-static const unsigned char di_sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                          0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40};
+static const unsigned char di_sha224[] = {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60,
+                                          0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                                          0x04, 0x05, 0x00, 0x04, 0x1c};
+static const unsigned char di_sha256[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
+                                          0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                                          0x01, 0x05, 0x00, 0x04, 0x20};
+static const unsigned char di_sha384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60,
+                                          0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                                          0x02, 0x05, 0x00, 0x04, 0x30};
+static const unsigned char di_sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60,
+                                          0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                                          0x03, 0x05, 0x00, 0x04, 0x40};
 
 static const unsigned char *digest_info(int nid, size_t *len)
 {
@@ -616,15 +620,15 @@ static int token_sign(AF_SIG_CTX *ctx, CK_MECHANISM *mech, const unsigned char *
     if (rv == CKR_OK)
         rv = fl->C_Sign(s, (CK_BYTE_PTR)in, (CK_ULONG)inlen, out, outlen);
     /* A failed C_Sign terminates the operation; anything else leaves the state unknown. */
-    af_p11_session_put(tok, s, rv == CKR_OK || rv == CKR_MECHANISM_INVALID
-                                   || rv == CKR_KEY_TYPE_INCONSISTENT);
+    af_p11_session_put(
+        tok, s, rv == CKR_OK || rv == CKR_MECHANISM_INVALID || rv == CKR_KEY_TYPE_INCONSISTENT);
     if (rv != CKR_OK) {
         const char *mn = af_ckm_name(mech->mechanism);
         int reason = rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID
                          ? AF_PR_MECHANISM
-                         : rv == CKR_KEY_TYPE_INCONSISTENT || rv == CKR_KEY_FUNCTION_NOT_PERMITTED
-                               ? AF_PR_KEY_TYPE
-                               : AF_PR_SIGN;
+                     : rv == CKR_KEY_TYPE_INCONSISTENT || rv == CKR_KEY_FUNCTION_NOT_PERMITTED
+                         ? AF_PR_KEY_TYPE
+                         : AF_PR_SIGN;
 
         af_prov_raise_rv(ctx->pc, reason, rv, "signing with %s (%s)", af_key_get0_uri(ctx->key),
                          mn != NULL ? mn : "?");
@@ -648,8 +652,8 @@ static int do_sign(AF_SIG_CTX *ctx, unsigned char *sig, size_t *siglen, size_t s
     }
     if (ctx->operation != EVP_PKEY_OP_SIGN)
         return 0;
-    if (ctx->md != NULL && ctx->type != AF_KEY_ED25519
-        && tbslen != (size_t)EVP_MD_get_size(ctx->md)) {
+    if (ctx->md != NULL && ctx->type != AF_KEY_ED25519 &&
+        tbslen != (size_t)EVP_MD_get_size(ctx->md)) {
         af_prov_raise(ctx->pc, AF_PR_BAD_PARAM, "input of %zu bytes is not a %s digest", tbslen,
                       EVP_MD_get0_name(ctx->md));
         return 0;
@@ -766,13 +770,13 @@ static int sig_digest_sign(void *vctx, unsigned char *sig, size_t *siglen, size_
     if (ctx->type == AF_KEY_ED25519)
         return do_sign(ctx, sig, siglen, sigsize, tbs, tbslen);
     /* the digest context digest_init prepared: no allocation on this path */
-    if (ctx->mdctx == NULL || !EVP_DigestUpdate(ctx->mdctx, tbs, tbslen)
-        || !EVP_DigestFinal_ex(ctx->mdctx, dgst, &dlen))
+    if (ctx->mdctx == NULL || !EVP_DigestUpdate(ctx->mdctx, tbs, tbslen) ||
+        !EVP_DigestFinal_ex(ctx->mdctx, dgst, &dlen))
         return 0;
     return do_sign(ctx, sig, siglen, sigsize, dgst, dlen);
 }
 
-/* ---- verification in software ------------------------------------------------------------------ */
+/* ---- verification in software ---------------------------------------------------------------- */
 
 static int do_verify(AF_SIG_CTX *ctx, const unsigned char *sig, size_t siglen,
                      const unsigned char *tbs, size_t tbslen)
@@ -791,13 +795,12 @@ static int do_verify(AF_SIG_CTX *ctx, const unsigned char *sig, size_t siglen,
     if (ctx->type == AF_KEY_RSA) {
         if (EVP_PKEY_CTX_set_rsa_padding(pctx, ctx->pad) <= 0)
             goto end;
-        if (ctx->pad == RSA_PKCS1_PSS_PADDING
-            && (EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, ctx->saltlen == RSA_PSS_SALTLEN_DIGEST
-                                                           ? RSA_PSS_SALTLEN_DIGEST
-                                                           : ctx->saltlen < 0 ? RSA_PSS_SALTLEN_AUTO
-                                                                              : ctx->saltlen)
-                    <= 0
-                || EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, mgf1(ctx)) <= 0))
+        if (ctx->pad == RSA_PKCS1_PSS_PADDING &&
+            (EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, ctx->saltlen == RSA_PSS_SALTLEN_DIGEST
+                                                        ? RSA_PSS_SALTLEN_DIGEST
+                                                    : ctx->saltlen < 0 ? RSA_PSS_SALTLEN_AUTO
+                                                                       : ctx->saltlen) <= 0 ||
+             EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, mgf1(ctx)) <= 0))
             goto end;
     }
     ok = EVP_PKEY_verify(pctx, sig, siglen, tbs, tbslen) == 1;
@@ -823,10 +826,10 @@ static int ed_verify(AF_SIG_CTX *ctx, const unsigned char *sig, size_t siglen,
     EVP_MD_CTX *mctx = EVP_MD_CTX_new();
     int ok;
 
-    ok = pk != NULL && mctx != NULL
-         && EVP_DigestVerifyInit_ex(mctx, NULL, NULL, af_prov_libctx(ctx->pc),
-                                    "provider!=" AF_PROVIDER_NAME, pk, NULL) == 1
-         && EVP_DigestVerify(mctx, sig, siglen, msg, msglen) == 1;
+    ok = pk != NULL && mctx != NULL &&
+         EVP_DigestVerifyInit_ex(mctx, NULL, NULL, af_prov_libctx(ctx->pc),
+                                 "provider!=" AF_PROVIDER_NAME, pk, NULL) == 1 &&
+         EVP_DigestVerify(mctx, sig, siglen, msg, msglen) == 1;
     EVP_MD_CTX_free(mctx);
     return ok;
 }
@@ -858,10 +861,16 @@ static int sig_digest_verify(void *vctx, const unsigned char *sig, size_t siglen
     return do_verify(ctx, sig, siglen, dgst, dlen);
 }
 
-/* ---- tables ------------------------------------------------------------------------------------ */
+/* ---- tables ---------------------------------------------------------------------------------- */
 
-static void *ecdsa_newctx(void *provctx, const char *propq) { return sig_newctx(provctx, AF_KEY_EC); }
-static void *rsa_newctx(void *provctx, const char *propq) { return sig_newctx(provctx, AF_KEY_RSA); }
+static void *ecdsa_newctx(void *provctx, const char *propq)
+{
+    return sig_newctx(provctx, AF_KEY_EC);
+}
+static void *rsa_newctx(void *provctx, const char *propq)
+{
+    return sig_newctx(provctx, AF_KEY_RSA);
+}
 static void *ed_newctx(void *provctx, const char *propq)
 {
     return sig_newctx(provctx, AF_KEY_ED25519);
@@ -881,23 +890,33 @@ static void *ed_newctx(void *provctx, const char *propq)
         {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))sig_get_ctx_params},                  \
         {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))sig_gettable_ctx_params},        \
         {OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, (void (*)(void))sig_set_ctx_params},                  \
-        {OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, (void (*)(void))sig_settable_ctx_params}
+    {                                                                                              \
+        OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, (void (*)(void))sig_settable_ctx_params           \
+    }
 
 #define AF_SIG_STREAMING                                                                           \
     {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, (void (*)(void))sig_digest_update},                   \
         {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, (void (*)(void))sig_digest_sign_final},            \
         {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE, (void (*)(void))sig_digest_update},             \
-        {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL, (void (*)(void))sig_digest_verify_final}
+    {                                                                                              \
+        OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL, (void (*)(void))sig_digest_verify_final           \
+    }
 
 static const OSSL_DISPATCH ecdsa_functions[] = {
-    {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))ecdsa_newctx}, AF_SIG_COMMON, AF_SIG_STREAMING,
+    {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))ecdsa_newctx},
+    AF_SIG_COMMON,
+    AF_SIG_STREAMING,
     {0, NULL}};
 static const OSSL_DISPATCH rsa_functions[] = {
-    {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))rsa_newctx}, AF_SIG_COMMON, AF_SIG_STREAMING,
+    {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))rsa_newctx},
+    AF_SIG_COMMON,
+    AF_SIG_STREAMING,
     {0, NULL}};
 /* Ed25519 streams too (buffered), so tools that use update/final work. */
 static const OSSL_DISPATCH ed25519_functions[] = {
-    {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))ed_newctx}, AF_SIG_COMMON, AF_SIG_STREAMING,
+    {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))ed_newctx},
+    AF_SIG_COMMON,
+    AF_SIG_STREAMING,
     {0, NULL}};
 
 /* Names only we offer (see keymgmt.c's query_operation_name): never aliases of "ECDSA" etc., which

@@ -53,8 +53,8 @@ static char *mask_uri(const char *uri)
     if (out == NULL)
         return NULL;
     while (*p != '\0') {
-        if (strncmp(p, "pin-value=", 10) == 0 && (p == uri || p[-1] == ';' || p[-1] == '?'
-                                                  || p[-1] == '&' || p[-1] == ':')) {
+        if (strncmp(p, "pin-value=", 10) == 0 &&
+            (p == uri || p[-1] == ';' || p[-1] == '?' || p[-1] == '&' || p[-1] == ':')) {
             memcpy(o, "pin-value=***", 13);
             o += 13;
             p += 10;
@@ -88,8 +88,8 @@ static AF_STORE_CTX *store_ctx_new(AF_PROV_CTX *pc, const char *uri)
     AF_STORE_CTX *ctx = OPENSSL_zalloc(sizeof(*ctx));
     int rc;
 
-    if (ctx == NULL || (ctx->masked = mask_uri(uri)) == NULL
-        || (ctx->uri = p11_kit_uri_new()) == NULL) {
+    if (ctx == NULL || (ctx->masked = mask_uri(uri)) == NULL ||
+        (ctx->uri = p11_kit_uri_new()) == NULL) {
         af_prov_raise(pc, AF_PR_MALLOC, "store context");
         store_ctx_free(ctx);
         return NULL;
@@ -142,7 +142,8 @@ static size_t wanted_classes(const AF_STORE_CTX *ctx, CK_OBJECT_CLASS out[3])
     }
     if (ctx->expect == 0 || ctx->expect == OSSL_STORE_INFO_PKEY)
         out[n++] = CKO_PRIVATE_KEY;
-    if (ctx->expect == 0 || ctx->expect == OSSL_STORE_INFO_PKEY || ctx->expect == OSSL_STORE_INFO_PUBKEY)
+    if (ctx->expect == 0 || ctx->expect == OSSL_STORE_INFO_PKEY ||
+        ctx->expect == OSSL_STORE_INFO_PUBKEY)
         out[n++] = CKO_PUBLIC_KEY;
     if (ctx->expect == 0 || ctx->expect == OSSL_STORE_INFO_CERT)
         out[n++] = CKO_CERTIFICATE;
@@ -155,9 +156,9 @@ static int have_pair(const AF_STORE_CTX *ctx, const AF_KEY *pub)
     size_t i;
 
     for (i = 0; i < ctx->nitems; i++)
-        if (ctx->items[i].key != NULL && af_key_has_private(ctx->items[i].key)
-            && af_key_get0_token(ctx->items[i].key) == af_key_get0_token(pub)
-            && af_key_match_public(ctx->items[i].key, pub))
+        if (ctx->items[i].key != NULL && af_key_has_private(ctx->items[i].key) &&
+            af_key_get0_token(ctx->items[i].key) == af_key_get0_token(pub) &&
+            af_key_match_public(ctx->items[i].key, pub))
             return 1;
     return 0;
 }
@@ -240,9 +241,9 @@ static int gather(AF_STORE_CTX *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_c
         return 0;
     while ((tok = af_p11_token_next(p11, ctx->uri, tok)) != NULL) {
         ntokens++;
-        if (need_login
-            && !af_p11_token_login(tok, p11_kit_uri_get_pin_value(ctx->uri),
-                                   p11_kit_uri_get_pin_source(ctx->uri), pw_cb, pw_cbarg))
+        if (need_login &&
+            !af_p11_token_login(tok, p11_kit_uri_get_pin_value(ctx->uri),
+                                p11_kit_uri_get_pin_source(ctx->uri), pw_cb, pw_cbarg))
             return 0;
         if (!gather_token(ctx, tok, classes, nclasses))
             return 0;
@@ -266,7 +267,8 @@ static int emit(AF_STORE_CTX *ctx, const AF_STORE_ITEM *it, OSSL_CALLBACK *cb, v
 
     params[n++] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &type);
     if (it->type == OSSL_OBJECT_CERT) {
-        params[n++] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, it->der, it->derlen);
+        params[n++] =
+            OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, it->der, it->derlen);
     } else {
         AF_KEY *const *ref = &it->key;
 

@@ -23,11 +23,11 @@
 #include "testutil.h"
 
 static OSSL_LIB_CTX *libctx;
-static CK_FUNCTION_LIST *fl;     /* our own view of the token */
+static CK_FUNCTION_LIST *fl; /* our own view of the token */
 static CK_SESSION_HANDLE sess;
 static CK_SLOT_ID slot;
-static char prefix[32];          /* labels unique to this run: tests share the fixture token */
-static EVP_PKEY *ec256;          /* kept for the param/thread/fork tests */
+static char prefix[32]; /* labels unique to this run: tests share the fixture token */
+static EVP_PKEY *ec256; /* kept for the param/thread/fork tests */
 static char ec256_label[64];
 
 static int setup(void)
@@ -46,8 +46,8 @@ static int setup(void)
         return 1;
     }
     dl = dlopen(proxy != NULL ? proxy : "p11-kit-proxy.so", RTLD_NOW | RTLD_LOCAL);
-    if (dl == NULL || (getfl = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList")) == NULL
-        || getfl(&fl) != CKR_OK)
+    if (dl == NULL || (getfl = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList")) == NULL ||
+        getfl(&fl) != CKR_OK)
         return 1;
     rv = fl->C_Initialize(NULL);
     if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
@@ -58,14 +58,15 @@ static int setup(void)
         CK_TOKEN_INFO ti;
         size_t len = strlen(af_test_token_label());
 
-        if (fl->C_GetTokenInfo(slots[i], &ti) == CKR_OK
-            && memcmp(ti.label, af_test_token_label(), len) == 0
-            && (len == 32 || ti.label[len] == ' ')) {
+        if (fl->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
+            memcmp(ti.label, af_test_token_label(), len) == 0 &&
+            (len == 32 || ti.label[len] == ' ')) {
             slot = slots[i];
             break;
         }
     }
-    if (i == n || fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &sess) != CKR_OK)
+    if (i == n ||
+        fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &sess) != CKR_OK)
         return 1;
     rv = fl->C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR)af_test_token_pin(),
                      strlen(af_test_token_pin()));
@@ -81,7 +82,7 @@ static int teardown(void)
     return 0;
 }
 
-/* ---- helpers ------------------------------------------------------------------------------------ */
+/* ---- helpers --------------------------------------------------------------------------------- */
 
 static EVP_PKEY *gen(const char *alg, const char *opt_name, const char *opt_value, char *label,
                      size_t labelsize, const char *tag)
@@ -100,8 +101,8 @@ static EVP_PKEY *gen(const char *alg, const char *opt_name, const char *opt_valu
     }
     *p++ = OSSL_PARAM_construct_utf8_string(AF_PARAM_GEN_LABEL, label, 0);
     *p = OSSL_PARAM_construct_end();
-    if (ctx == NULL || EVP_PKEY_keygen_init(ctx) <= 0 || !EVP_PKEY_CTX_set_params(ctx, params)
-        || EVP_PKEY_generate(ctx, &pkey) <= 0)
+    if (ctx == NULL || EVP_PKEY_keygen_init(ctx) <= 0 || !EVP_PKEY_CTX_set_params(ctx, params) ||
+        EVP_PKEY_generate(ctx, &pkey) <= 0)
         ERR_print_errors_fp(stderr);
     EVP_PKEY_CTX_free(ctx);
     return pkey;
@@ -129,9 +130,10 @@ static int sign_msg(EVP_PKEY *pkey, const char *md, int pad, const unsigned char
 {
     EVP_MD_CTX *mctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
-    int ok = mctx != NULL && EVP_DigestSignInit_ex(mctx, &pctx, md, libctx, NULL, pkey, NULL) == 1
-             && (pad == 0 || EVP_PKEY_CTX_set_rsa_padding(pctx, pad) > 0)
-             && EVP_DigestSign(mctx, sig, siglen, msg, n) == 1;
+    int ok = mctx != NULL &&
+             EVP_DigestSignInit_ex(mctx, &pctx, md, libctx, NULL, pkey, NULL) == 1 &&
+             (pad == 0 || EVP_PKEY_CTX_set_rsa_padding(pctx, pad) > 0) &&
+             EVP_DigestSign(mctx, sig, siglen, msg, n) == 1;
 
     if (!ok)
         ERR_print_errors_fp(stderr);
@@ -144,10 +146,10 @@ static int verify_msg(EVP_PKEY *pub, const char *md, int pad, const unsigned cha
 {
     EVP_MD_CTX *mctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
-    int ok = mctx != NULL
-             && EVP_DigestVerifyInit_ex(mctx, &pctx, md, libctx, "provider=default", pub, NULL) == 1
-             && (pad == 0 || EVP_PKEY_CTX_set_rsa_padding(pctx, pad) > 0)
-             && EVP_DigestVerify(mctx, sig, siglen, msg, n) == 1;
+    int ok = mctx != NULL &&
+             EVP_DigestVerifyInit_ex(mctx, &pctx, md, libctx, "provider=default", pub, NULL) == 1 &&
+             (pad == 0 || EVP_PKEY_CTX_set_rsa_padding(pctx, pad) > 0) &&
+             EVP_DigestVerify(mctx, sig, siglen, msg, n) == 1;
 
     EVP_MD_CTX_free(mctx);
     ERR_clear_error();
@@ -170,16 +172,18 @@ static void sign_and_verify(EVP_PKEY *pkey, const char *md, int pad)
     EVP_PKEY_free(pub);
 }
 
-/* ---- generation + signatures per algorithm ------------------------------------------------------ */
+/* ---- generation + signatures per algorithm --------------------------------------------------- */
 
 static void test_ec_p256(void)
 {
-    ec256 = gen("EC", OSSL_PKEY_PARAM_GROUP_NAME, "P-256", ec256_label, sizeof(ec256_label), "ec256");
+    ec256 =
+        gen("EC", OSSL_PKEY_PARAM_GROUP_NAME, "P-256", ec256_label, sizeof(ec256_label), "ec256");
     CU_ASSERT_FATAL(ec256 != NULL);
     CU_ASSERT(EVP_PKEY_is_a(ec256, "EC"));
     CU_ASSERT_EQUAL(EVP_PKEY_get_bits(ec256), 256);
-    {   /* what SSL_CTX_use_PrivateKey and X509_check_private_key rely on */
-        EVP_PKEY *pub = software_public(ec256), *other = EVP_PKEY_Q_keygen(libctx, NULL, "EC", "P-256");
+    { /* what SSL_CTX_use_PrivateKey and X509_check_private_key rely on */
+        EVP_PKEY *pub = software_public(ec256),
+                 *other = EVP_PKEY_Q_keygen(libctx, NULL, "EC", "P-256");
 
         CU_ASSERT(pub != NULL && EVP_PKEY_eq(pub, ec256) == 1 && EVP_PKEY_eq(ec256, pub) == 1);
         CU_ASSERT(other != NULL && EVP_PKEY_eq(other, ec256) != 1);
@@ -199,8 +203,8 @@ static void test_ec_p384_p521(void)
 
     for (i = 0; i < 2; i++) {
         char label[64];
-        EVP_PKEY *k = gen("EC", OSSL_PKEY_PARAM_GROUP_NAME, curves[i], label, sizeof(label),
-                          curves[i]);
+        EVP_PKEY *k =
+            gen("EC", OSSL_PKEY_PARAM_GROUP_NAME, curves[i], label, sizeof(label), curves[i]);
 
         CU_ASSERT_FATAL(k != NULL);
         CU_ASSERT_EQUAL(EVP_PKEY_get_bits(k), i == 0 ? 384 : 521);
@@ -256,7 +260,7 @@ static void test_gen_needs_label(void)
     EVP_PKEY_CTX_free(ctx);
 }
 
-/* ---- key facts against the token ---------------------------------------------------------------- */
+/* ---- key facts against the token ------------------------------------------------------------- */
 
 static CK_OBJECT_HANDLE find_by_label(const char *label, CK_OBJECT_CLASS cls)
 {
@@ -361,7 +365,7 @@ static void test_key_facts(void)
     CU_ASSERT_STRING_EQUAL(fw, want);
 }
 
-/* ---- key reference file and store --------------------------------------------------------------- */
+/* ---- key reference file and store ------------------------------------------------------------ */
 
 static void test_key_reference_pem(void)
 {
@@ -444,21 +448,24 @@ static void test_store_certificate(void)
 
     CU_ASSERT_FATAL(k != NULL && crt != NULL);
     snprintf(label, sizeof(label), "%s-cert", prefix);
-    CU_ASSERT_FATAL(X509_set_pubkey(crt, k) && ASN1_INTEGER_set(X509_get_serialNumber(crt), 7)
-                    && X509_gmtime_adj(X509_getm_notBefore(crt), 0)
-                    && X509_gmtime_adj(X509_getm_notAfter(crt), 3600)
-                    && X509_NAME_add_entry_by_txt(X509_get_subject_name(crt), "CN", MBSTRING_ASC,
-                                                  (const unsigned char *)label, -1, -1, 0)
-                    && X509_set_issuer_name(crt, X509_get_subject_name(crt))
-                    && X509_sign(crt, k, EVP_sha256()) > 0);
+    CU_ASSERT_FATAL(X509_set_pubkey(crt, k) && ASN1_INTEGER_set(X509_get_serialNumber(crt), 7) &&
+                    X509_gmtime_adj(X509_getm_notBefore(crt), 0) &&
+                    X509_gmtime_adj(X509_getm_notAfter(crt), 3600) &&
+                    X509_NAME_add_entry_by_txt(X509_get_subject_name(crt), "CN", MBSTRING_ASC,
+                                               (const unsigned char *)label, -1, -1, 0) &&
+                    X509_set_issuer_name(crt, X509_get_subject_name(crt)) &&
+                    X509_sign(crt, k, EVP_sha256()) > 0);
     derlen = i2d_X509(crt, &der);
     subjlen = i2d_X509_NAME(X509_get_subject_name(crt), &subj);
     CU_ASSERT_FATAL(derlen > 0 && subjlen > 0);
     {
         CK_ATTRIBUTE tmpl[] = {
-            {CKA_CLASS, &cls, sizeof(cls)},       {CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)},
-            {CKA_TOKEN, &t, sizeof(t)},           {CKA_LABEL, label, strlen(label)},
-            {CKA_SUBJECT, subj, (CK_ULONG)subjlen}, {CKA_VALUE, der, (CK_ULONG)derlen},
+            {CKA_CLASS, &cls, sizeof(cls)},
+            {CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)},
+            {CKA_TOKEN, &t, sizeof(t)},
+            {CKA_LABEL, label, strlen(label)},
+            {CKA_SUBJECT, subj, (CK_ULONG)subjlen},
+            {CKA_VALUE, der, (CK_ULONG)derlen},
         };
         CK_RV rv = fl->C_CreateObject(sess, tmpl, 6, &h);
 
@@ -484,7 +491,7 @@ static void test_store_certificate(void)
     EVP_PKEY_free(k);
 }
 
-/* ---- threads and fork --------------------------------------------------------------------------- */
+/* ---- threads and fork ------------------------------------------------------------------------ */
 
 #define NTHREADS 4
 #define NSIGS 50
@@ -500,8 +507,8 @@ static void *thread_main(void *arg)
         size_t siglen = sizeof(sig);
 
         memset(msg, i, sizeof(msg));
-        if (sign_msg(ec256, "SHA256", 0, msg, sizeof(msg), sig, &siglen)
-            && verify_msg(pub, "SHA256", 0, msg, sizeof(msg), sig, siglen))
+        if (sign_msg(ec256, "SHA256", 0, msg, sizeof(msg), sig, &siglen) &&
+            verify_msg(pub, "SHA256", 0, msg, sizeof(msg), sig, siglen))
             good++;
     }
     return (void *)good;
@@ -532,8 +539,8 @@ static int sign_verify_once(EVP_PKEY *pub)
     unsigned char msg[32] = "fork", sig[128];
     size_t siglen = sizeof(sig);
 
-    return sign_msg(ec256, "SHA256", 0, msg, sizeof(msg), sig, &siglen)
-           && verify_msg(pub, "SHA256", 0, msg, sizeof(msg), sig, siglen);
+    return sign_msg(ec256, "SHA256", 0, msg, sizeof(msg), sig, &siglen) &&
+           verify_msg(pub, "SHA256", 0, msg, sizeof(msg), sig, siglen);
 }
 
 static void test_fork(void)
@@ -565,5 +572,5 @@ AF_TEST_MAIN("keys", setup, teardown, {"ec_p256", test_ec_p256},
              {"ed25519", test_ed25519}, {"gen_needs_label", test_gen_needs_label},
              {"key_facts", test_key_facts}, {"key_reference_pem", test_key_reference_pem},
              {"store_public_and_missing", test_store_public_and_missing},
-             {"store_certificate", test_store_certificate},
-             {"threads", test_threads}, {"fork", test_fork})
+             {"store_certificate", test_store_certificate}, {"threads", test_threads},
+             {"fork", test_fork})

@@ -1,5 +1,5 @@
-/* test_ecdsa_sig.c - the ECDSA r||s <-> DER Ecdsa-Sig-Value conversions of the provider
- * (module/key.c), checked against OpenSSL's own encoder on every curve, edge values and bad input. */
+/* test_ecdsa_sig.c - the ECDSA r||s <-> DER conversions (module/ecdsa_der.c), checked against
+ * OpenSSL's own encoder on every curve, with edge values and bad input. */
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -90,18 +90,18 @@ static void test_edge_values(void)
         unsigned char rs[132];
 
         memset(rs, 0, sizeof(rs));
-        rs[half - 1] = 1;          /* r = 1 */
+        rs[half - 1] = 1;              /* r = 1 */
         memset(rs + half, 0xFF, half); /* s high bit set */
         check_roundtrip(rs, half);
 
-        memset(rs, 0, 2 * half);   /* r = s = 0 */
+        memset(rs, 0, 2 * half); /* r = s = 0 */
         check_roundtrip(rs, half);
 
         memset(rs, 0x80, 2 * half); /* both high bit */
         check_roundtrip(rs, half);
 
         memset(rs, 0, 2 * half);
-        memset(rs + 3, 0x7F, half - 3);  /* r: three leading zero bytes, no pad */
+        memset(rs + 3, 0x7F, half - 3);        /* r: three leading zero bytes, no pad */
         memset(rs + half + 1, 0x80, half - 1); /* s: one zero byte then high bit */
         check_roundtrip(rs, half);
     }
@@ -142,17 +142,19 @@ static void test_bad_der(void)
         size_t half;
     } bad[] = {
         {"", 32},
-        {"3006020101020101 00", 32},            /* trailing byte */
-        {"30060201010201", 32},                  /* truncated */
-        {"3007020200010201 01", 32},            /* non-minimal INTEGER */
-        {"3006020181020101", 32},                /* negative r */
-        {"308106020101020101", 32},              /* long-form length where short fits */
-        {"3008020101020101 0500", 32},          /* extra element */
-        {"3106020101020101", 32},                /* SET, not SEQUENCE */
-        {"3006020101020101", 0},                 /* no half */
+        {"3006020101020101 00", 32},   /* trailing byte */
+        {"30060201010201", 32},        /* truncated */
+        {"3007020200010201 01", 32},   /* non-minimal INTEGER */
+        {"3006020181020101", 32},      /* negative r */
+        {"308106020101020101", 32},    /* long-form length where short fits */
+        {"3008020101020101 0500", 32}, /* extra element */
+        {"3106020101020101", 32},      /* SET, not SEQUENCE */
+        {"3006020101020101", 0},       /* no half */
         /* r has 33 significant bytes for P-256 */
-        {"3027 0222 01" "0000000000000000000000000000000000000000000000000000000000000000"
-         "020101", 32},
+        {"3027 0222 01"
+         "0000000000000000000000000000000000000000000000000000000000000000"
+         "020101",
+         32},
     };
     size_t i;
 
