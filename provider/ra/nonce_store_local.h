@@ -24,15 +24,18 @@ typedef enum {
 } AF_NS_OUTCOME;
 
 /* Times are whole seconds since the epoch; a nonce is valid while now_s < expiry_s. */
+typedef AF_NS_OUTCOME af_ns_issue_fn(void *be, const unsigned char *nonce, size_t nonce_len,
+                                     const unsigned char *binding, size_t binding_len,
+                                     const unsigned char *requester, size_t requester_len,
+                                     uint64_t now_s, uint64_t expiry_s);
+typedef AF_NS_OUTCOME af_ns_consume_fn(void *be, const unsigned char *nonce, size_t nonce_len,
+                                       const unsigned char *binding, size_t binding_len,
+                                       uint64_t now_s);
+
 typedef struct {
     void (*free)(void *be);
-    AF_NS_OUTCOME (*issue)
-    (void *be, const unsigned char *nonce, size_t nonce_len, const unsigned char *binding,
-     size_t binding_len, const unsigned char *requester, size_t requester_len, uint64_t now_s,
-     uint64_t expiry_s);
-    AF_NS_OUTCOME (*consume)
-    (void *be, const unsigned char *nonce, size_t nonce_len, const unsigned char *binding,
-     size_t binding_len, uint64_t now_s);
+    af_ns_issue_fn *issue;
+    af_ns_consume_fn *consume;
     long (*sweep)(void *be, size_t max_work, uint64_t now_s);
     int (*stats)(void *be, AF_NONCE_STORE_STATS *st, uint64_t now_s);
 } AF_NS_METHOD;
