@@ -2,6 +2,7 @@
  * nonce (SHA-256 of the nonce, never the nonce itself) with a TTL, two sorted sets indexed by
  * expiry for the total and per-requester caps, and Lua scripts that make issue and consume atomic.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -229,6 +230,19 @@ static void conn_put(ns_redis *r, redisContext *c)
     pthread_mutex_unlock(&r->mu);
 }
 
+/* A call that got no reply: says "no answer within N ms" for a timeout (hiredis reports EAGAIN),
+ * else hiredis's message; marks the connection broken so conn_put() closes it. */
+static void io_error(ns_redis *r, redisContext *c)
+{
+    if (c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK))
+        AF_ERR(AF_R_RA_STORE, "Redis at %s: no answer within %ld ms", r->addr,
+               (long)r->tv.tv_sec * 1000 + (long)r->tv.tv_usec / 1000);
+    else
+        AF_ERR(AF_R_RA_STORE, "Redis at %s: %s", r->addr, c->errstr[0] ? c->errstr : "no reply");
+    if (c->err == 0)
+        c->err = REDIS_ERR_OTHER;
+}
+
 /* Runs argv; returns the reply, or NULL after raising AF_R_RA_STORE (an error reply included). */
 static redisReply *command(ns_redis *r, redisContext *c, int argc, const char **argv,
                            const size_t *lens)
@@ -236,9 +250,7 @@ static redisReply *command(ns_redis *r, redisContext *c, int argc, const char **
     redisReply *rep = redisCommandArgv(c, argc, argv, lens);
 
     if (rep == NULL) {
-        AF_ERR(AF_R_RA_STORE, "Redis at %s: %s", r->addr, c->errstr[0] ? c->errstr : "no reply");
-        if (c->err == 0)
-            c->err = REDIS_ERR_OTHER;
+        io_error(r, c);
         return NULL;
     }
     if (rep->type == REDIS_REPLY_ERROR) {
@@ -277,9 +289,7 @@ static int eval(ns_redis *r, redisContext *c, const char *sha, const char *scrip
         rep = redisCommandArgv(c, argc, argv, lens);
     }
     if (rep == NULL) {
-        AF_ERR(AF_R_RA_STORE, "Redis at %s: %s", r->addr, c->errstr[0] ? c->errstr : "no reply");
-        if (c->err == 0)
-            c->err = REDIS_ERR_OTHER;
+        io_error(r, c);
         return 0;
     }
     if (rep->type != REDIS_REPLY_INTEGER) {

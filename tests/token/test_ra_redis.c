@@ -259,9 +259,37 @@ static void test_reconnects_after_drop(void)
     af_nonce_store_free(s);
 }
 
+static void test_timeout(void)
+{
+    AF_NONCE_STORE_CONFIG cfg;
+    AF_NONCE_STORE *s;
+    unsigned char n[16];
+    char line[512];
+
+    ra_cfg(&cfg, 100, 10);
+    cfg.redis_timeout_ms = 200;
+    s = ra_make_store(&cfg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    ra_nonce(n, sizeof(n));
+    /* Redis stops answering for 1.5 s (as when it is overloaded or a failover is in progress):
+     * the call gives up after 200 ms with a store error instead of hanging. */
+    CU_ASSERT_STRING_EQUAL(cli("CLIENT PAUSE 1500 ALL"), "OK");
+    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n, 16, TX("tx"), TX("d"), 60, NULL), AF_NONCE_ERROR);
+    CU_ASSERT_EQUAL(ERR_GET_REASON(ERR_peek_error()), AF_R_RA_STORE);
+    af_err_line(line, sizeof(line));
+    fprintf(stderr, "  (reported: %s)\n", line);
+    CU_ASSERT_PTR_NOT_NULL(strstr(line, "no answer within 200 ms"));
+    /* redis-cli waits out the pause; then the store works again on a new connection. */
+    CU_ASSERT_STRING_EQUAL(cli("PING"), "PONG");
+    ra_nonce(n, sizeof(n));
+    CU_ASSERT_EQUAL(af_nonce_store_issue(s, n, 16, TX("tx"), TX("d"), 60, NULL), AF_NONCE_OK);
+    af_nonce_store_free(s);
+}
+
 AF_TEST_MAIN("ra_redis", setup, NULL, RA_COMMON_CASES,
              {"two RA nodes share state", test_two_nodes_share_state},
              {"two RA nodes race on one nonce", test_two_nodes_race},
              {"keys hashed, TTL set", test_keys_hashed_with_ttl},
              {"Redis unreachable", test_redis_down},
-             {"reconnect after Redis drops clients", test_reconnects_after_drop})
+             {"reconnect after Redis drops clients", test_reconnects_after_drop},
+             {"command timeout", test_timeout})
