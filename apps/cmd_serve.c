@@ -183,6 +183,17 @@ static int read_config(serve_settings *s, const char *path)
     return rc;
 }
 
+static int is_bool_word(const char *v)
+{
+    static const char *const words[] = {"yes", "no", "true", "false", "on", "off", "1", "0"};
+    size_t i;
+
+    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strcmp(v, words[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static int parse_bool(const char *v, int *out, const char *key)
 {
     if (v == NULL)
@@ -417,7 +428,13 @@ int af_cmd_serve(int argc, char **argv)
             goto done;
         }
         if (keys[j].flag) {
-            if (set_key(&s, keys[j].name, "yes", "command line") != 0)
+            /* "--soft-rand" alone means yes; an explicit yes/no after a flag is taken too, so
+             * "--rate-limit no" can turn off what a config file turned on. */
+            const char *v = "yes";
+
+            if (i + 1 < argc && is_bool_word(argv[i + 1]))
+                v = argv[++i];
+            if (set_key(&s, keys[j].name, v, "command line") != 0)
                 goto done;
         } else {
             if (i + 1 >= argc) {
