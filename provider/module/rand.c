@@ -46,7 +46,7 @@ typedef struct {
     AF_PROV_CTX *pc;
     _Atomic int state;
     AF_P11_TOKEN *_Atomic tok; /* resolved on first use; tokens live as long as AF_P11 */
-    int is_parent;             /* has served get_seed: another DRBG draws from us */
+    _Atomic int is_parent;     /* has served get_seed: another DRBG draws from us */
 } AF_RAND;
 
 /* C_GenerateRandom calls of this process (the HSM really was asked). */
