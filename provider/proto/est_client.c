@@ -232,6 +232,11 @@ static int check_status(const est_call *c, long code, const char *ct, const char
                "nonce now%s%s%s)", url, c->retry_after[0] ? "; Retry-After: " : "",
                c->retry_after, c->retry_after[0] ? " s" : "");
         return 0;
+    case 401:
+    case 403:
+        AF_ERR(AF_R_PROTO_HTTP_STATUS, "EST %s: HTTP %ld (the RA wants client authentication: "
+               "--key and --cert)", url, code);
+        return 0;
     default:
         AF_ERR(AF_R_PROTO_HTTP_STATUS, "EST %s: HTTP %ld", url, code);
         return 0;
