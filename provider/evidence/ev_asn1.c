@@ -11,6 +11,109 @@
 #include "attfresh/err.h"
 #include "evidence/ev_local.h"
 
+/* ---- helpers ------------------------------------------------------------------------------ */
+/* The table's OIDs as objects, made once: claim types are compared per claim on every verify. */
+static ASN1_OBJECT *table_objs[AF_OID__COUNT];
+static CRYPTO_ONCE table_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void make_table_objs(void)
+{
+    size_t i;
+
+    for (i = 0; i < AF_OID__COUNT; i++)
+        table_objs[i] = OBJ_txt2obj(af_oid_text((af_oid_id)i), 1);
+}
+
+static const ASN1_OBJECT *table_obj(int id)
+{
+    if (id < 0 || id >= AF_OID__COUNT || !CRYPTO_THREAD_run_once(&table_once, make_table_objs))
+        return NULL;
+    return table_objs[id];
+}
+
+ASN1_OBJECT *af_ev_obj(af_oid_id id)
+{
+    const ASN1_OBJECT *t = table_obj((int)id);
+    ASN1_OBJECT *o = t != NULL ? OBJ_dup(t) : NULL;
+
+    if (o == NULL)
+        AF_ERR(AF_R_BAD_OID, "OID table entry %d", (int)id);
+    return o;
+}
+
+int af_ev_obj_id(const ASN1_OBJECT *obj)
+{
+    int i;
+
+    for (i = 0; obj != NULL && i < AF_OID__COUNT; i++)
+        if (table_obj(i) != NULL && OBJ_cmp(obj, table_obj(i)) == 0)
+            return i;
+    return -1;
+}
+
+int af_ev_obj_is(const ASN1_OBJECT *obj, af_oid_id id)
+{
+    const ASN1_OBJECT *t = table_obj((int)id);
+
+    return obj != NULL && t != NULL && OBJ_cmp(obj, t) == 0;
+}
+
+ASN1_VALUE *af_ev_d2i_strict(const ASN1_ITEM *it, const unsigned char *der, size_t len,
+                             const char *what)
+{
+    const unsigned char *p = der;
+    unsigned char *re = NULL;
+    ASN1_VALUE *v;
+    int relen;
+
+    if (der == NULL || len == 0) {
+        AF_ERR(AF_R_EVIDENCE_DECODE, "%s: empty input", what);
+        return NULL;
+    }
+    if (len > AF_BUNDLE_MAX_DER) {
+        AF_ERR(AF_R_TOO_LARGE, "%s: %zu bytes (at most %d)", what, len, AF_BUNDLE_MAX_DER);
+        return NULL;
+    }
+    ERR_set_mark();
+    v = ASN1_item_d2i(NULL, &p, (long)len, it);
+    ERR_pop_to_mark(); /* OpenSSL's nested-error trail says less than our one line */
+    if (v == NULL) {
+        AF_ERR(AF_R_EVIDENCE_DECODE, "%s: not a valid %s", what, it->sname);
+        return NULL;
+    }
+    if ((size_t)(p - der) != len) {
+        AF_ERR(AF_R_EVIDENCE_DECODE, "%s: %zu trailing bytes", what, len - (size_t)(p - der));
+        goto err;
+    }
+    /* DER only: what is signed and compared must have one encoding. */
+    relen = ASN1_item_i2d(v, &re, it);
+    if (relen <= 0 || (size_t)relen != len || memcmp(re, der, len) != 0) {
+        AF_ERR(AF_R_EVIDENCE_DECODE, "%s: not DER (BER encoding or non-canonical values)", what);
+        goto err;
+    }
+    OPENSSL_free(re);
+    return v;
+err:
+    OPENSSL_free(re);
+    ASN1_item_free(v, it);
+    return NULL;
+}
+
+int af_ev_spki_der(EVP_PKEY *key, unsigned char **der, size_t *len)
+{
+    int n;
+
+    *der = NULL;
+    n = i2d_PUBKEY(key, der);
+    if (n <= 0) {
+        ERR_clear_error();
+        AF_ERR(AF_R_CRYPTO, "cannot encode the public key (SubjectPublicKeyInfo)");
+        return 0;
+    }
+    *len = (size_t)n;
+    return 1;
+}
+
 /* The template macros read best one field per line. */
 // clang-format off
 /* ---- PKIX Evidence -------------------------------------------------------------------------- */
@@ -103,98 +206,10 @@ ASN1_ITEM_TEMPLATE(AF_OLD_BUNDLES) =
 ASN1_ITEM_TEMPLATE_END(AF_OLD_BUNDLES)
 IMPLEMENT_ASN1_FUNCTIONS(AF_OLD_BUNDLES)
 
-                        // clang-format on
+ASN1_ITEM_TEMPLATE(AF_EV_PURPOSES) =
+    ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, AF_EV_PURPOSES, ASN1_OBJECT)
+ASN1_ITEM_TEMPLATE_END(AF_EV_PURPOSES)
 
-                        /* ---- helpers
-                           ----------------------------------------------------------------------------------
-                         */
-                        ASN1_OBJECT
-                        * af_ev_obj(af_oid_id id)
-{
-    const char *txt = af_oid_text(id);
-    ASN1_OBJECT *o = txt != NULL ? OBJ_txt2obj(txt, 1) : NULL;
-
-    if (o == NULL)
-        AF_ERR(AF_R_BAD_OID, "OID table entry %d", (int)id);
-    return o;
-}
-
-int af_ev_obj_id(const ASN1_OBJECT *obj)
-{
-    char txt[128];
-    size_t i, n;
-    const AF_OID_ENTRY *t = af_oid_table(&n);
-
-    if (obj == NULL || OBJ_obj2txt(txt, sizeof(txt), obj, 1) <= 0)
-        return -1;
-    for (i = 0; i < n; i++)
-        if (strcmp(t[i].oid, txt) == 0)
-            return (int)t[i].id;
-    return -1;
-}
-
-int af_ev_obj_is(const ASN1_OBJECT *obj, af_oid_id id)
-{
-    char txt[128];
-    const char *want = af_oid_text(id);
-
-    if (obj == NULL || want == NULL || OBJ_obj2txt(txt, sizeof(txt), obj, 1) <= 0)
-        return 0;
-    return strcmp(txt, want) == 0;
-}
-
-ASN1_VALUE *af_ev_d2i_strict(const ASN1_ITEM *it, const unsigned char *der, size_t len,
-                             const char *what)
-{
-    const unsigned char *p = der;
-    unsigned char *re = NULL;
-    ASN1_VALUE *v;
-    int relen;
-
-    if (der == NULL || len == 0) {
-        AF_ERR(AF_R_EVIDENCE_DECODE, "%s: empty input", what);
-        return NULL;
-    }
-    if (len > AF_BUNDLE_MAX_DER) {
-        AF_ERR(AF_R_TOO_LARGE, "%s: %zu bytes (at most %d)", what, len, AF_BUNDLE_MAX_DER);
-        return NULL;
-    }
-    ERR_set_mark();
-    v = ASN1_item_d2i(NULL, &p, (long)len, it);
-    ERR_pop_to_mark(); /* OpenSSL's nested-error trail says less than our one line */
-    if (v == NULL) {
-        AF_ERR(AF_R_EVIDENCE_DECODE, "%s: not a valid %s", what, it->sname);
-        return NULL;
-    }
-    if ((size_t)(p - der) != len) {
-        AF_ERR(AF_R_EVIDENCE_DECODE, "%s: %zu trailing bytes", what, len - (size_t)(p - der));
-        goto err;
-    }
-    /* DER only: what is signed and compared must have one encoding. */
-    relen = ASN1_item_i2d(v, &re, it);
-    if (relen <= 0 || (size_t)relen != len || memcmp(re, der, len) != 0) {
-        AF_ERR(AF_R_EVIDENCE_DECODE, "%s: not DER (BER encoding or non-canonical values)", what);
-        goto err;
-    }
-    OPENSSL_free(re);
-    return v;
-err:
-    OPENSSL_free(re);
-    ASN1_item_free(v, it);
-    return NULL;
-}
-
-int af_ev_spki_der(EVP_PKEY *key, unsigned char **der, size_t *len)
-{
-    int n;
-
-    *der = NULL;
-    n = i2d_PUBKEY(key, der);
-    if (n <= 0) {
-        ERR_clear_error();
-        AF_ERR(AF_R_CRYPTO, "cannot encode the public key (SubjectPublicKeyInfo)");
-        return 0;
-    }
-    *len = (size_t)n;
-    return 1;
-}
+ASN1_ITEM_TEMPLATE(AF_ANY_SEQ) =
+    ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, AF_ANY_SEQ, ASN1_ANY)
+ASN1_ITEM_TEMPLATE_END(AF_ANY_SEQ)

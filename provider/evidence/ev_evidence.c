@@ -13,15 +13,7 @@
 
 #define PEM_LABEL "PKIX EVIDENCE"
 
-/* KeyPurposes ::= SEQUENCE OF OBJECT IDENTIFIER (decoded from a claim value). */
-typedef STACK_OF(ASN1_OBJECT) AF_EV_PURPOSES;
-// clang-format off
-ASN1_ITEM_TEMPLATE(AF_EV_PURPOSES) =
-    ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, AF_EV_PURPOSES, ASN1_OBJECT)
-ASN1_ITEM_TEMPLATE_END(AF_EV_PURPOSES)
-    // clang-format on
-
-    void af_evidence_free(AF_EVIDENCE * ev)
+void af_evidence_free(AF_EVIDENCE *ev)
 {
     ASN1_item_free((ASN1_VALUE *)ev, ASN1_ITEM_rptr(AF_EVIDENCE));
 }

@@ -104,6 +104,13 @@ DECLARE_ASN1_FUNCTIONS(AF_OLD_STATEMENT)
 DECLARE_ASN1_FUNCTIONS(AF_OLD_BUNDLE)
 DECLARE_ASN1_FUNCTIONS(AF_OLD_BUNDLES)
 
+/* KeyPurposes ::= SEQUENCE OF OBJECT IDENTIFIER (a claim value), and a SEQUENCE OF ANY used to
+ * re-read a CRMF CertTemplate (OpenSSL 3.0 has no getter for its public key). */
+typedef STACK_OF(ASN1_OBJECT) AF_EV_PURPOSES;
+typedef STACK_OF(ASN1_TYPE) AF_ANY_SEQ;
+DECLARE_ASN1_ITEM(AF_EV_PURPOSES)
+DECLARE_ASN1_ITEM(AF_ANY_SEQ)
+
 /* ---- helpers (ev_asn1.c) -------------------------------------------------------------------- */
 /* An OBJECT for an OID table id (new object; ASN1_OBJECT_free). */
 ASN1_OBJECT *af_ev_obj(af_oid_id id);

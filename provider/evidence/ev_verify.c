@@ -15,6 +15,7 @@ struct af_verify_st {
     OSSL_LIB_CTX *libctx;
     char *propq;
     STACK_OF(X509) * anchors;
+    X509_STORE *store; /* the anchors, built as they are added: shared by every verification */
     af_nonce_cb nonce_cb;
     void *nonce_arg;
     af_keyid_cb keyid_cb;
@@ -47,7 +48,7 @@ AF_VERIFY *af_verify_new(OSSL_LIB_CTX *libctx, const char *propq)
     AF_VERIFY *v = OPENSSL_zalloc(sizeof(*v));
 
     if (v == NULL || (v->anchors = sk_X509_new_null()) == NULL ||
-        (v->policy = af_policy_new()) == NULL ||
+        (v->store = X509_STORE_new()) == NULL || (v->policy = af_policy_new()) == NULL ||
         (propq != NULL && (v->propq = OPENSSL_strdup(propq)) == NULL)) {
         af_verify_free(v);
         AF_ERR(AF_R_MALLOC, "verifier");
@@ -62,6 +63,7 @@ void af_verify_free(AF_VERIFY *v)
     if (v == NULL)
         return;
     sk_X509_pop_free(v->anchors, X509_free);
+    X509_STORE_free(v->store);
     af_policy_free(v->policy);
     OPENSSL_free(v->propq);
     OPENSSL_free(v);
@@ -69,7 +71,8 @@ void af_verify_free(AF_VERIFY *v)
 
 int af_verify_add1_trust(AF_VERIFY *v, X509 *anchor)
 {
-    if (v == NULL || anchor == NULL || !X509_add_cert(v->anchors, anchor, X509_ADD_FLAG_UP_REF)) {
+    if (v == NULL || anchor == NULL || !X509_add_cert(v->anchors, anchor, X509_ADD_FLAG_UP_REF) ||
+        !X509_STORE_add_cert(v->store, anchor)) {
         AF_ERR(AF_R_INVALID_ARGUMENT, "cannot add the trust anchor");
         return 0;
     }
@@ -358,28 +361,26 @@ static void subject_text(X509 *x, char *buf, size_t size)
 static int chain_ok(AF_VERIFY *v, X509 *cert, STACK_OF(X509) * untrusted,
                     STACK_OF(X509) * intermediates, char *why, size_t whysize)
 {
-    X509_STORE *store = NULL;
     X509_STORE_CTX *sctx = NULL;
     STACK_OF(X509) *chain = NULL;
-    int i, ok = 0;
+    int ok = 0;
 
     if (sk_X509_num(v->anchors) == 0) {
         snprintf(why, whysize, "no AK trust anchors configured");
         return 0;
     }
-    if ((store = X509_STORE_new()) == NULL ||
-        (sctx = X509_STORE_CTX_new_ex(v->libctx, v->propq)) == NULL ||
-        (chain = sk_X509_new_null()) == NULL)
-        goto oom;
-    for (i = 0; i < sk_X509_num(v->anchors); i++)
-        if (!X509_STORE_add_cert(store, sk_X509_value(v->anchors, i)))
-            goto oom;
-    if (!X509_add_certs(chain, untrusted, X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP) ||
+    if ((sctx = X509_STORE_CTX_new_ex(v->libctx, v->propq)) == NULL ||
+        (chain = sk_X509_new_null()) == NULL ||
+        !X509_add_certs(chain, untrusted, X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP) ||
         !X509_add_certs(chain, intermediates, X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP) ||
-        !X509_STORE_CTX_init(sctx, store, cert, chain))
-        goto oom;
-    /* Purpose "any": the attestation-key EKU is checked by us below, OpenSSL has no purpose. */
+        !X509_STORE_CTX_init(sctx, v->store, cert, chain)) {
+        snprintf(why, whysize, "out of memory building the chain");
+        goto done;
+    }
+    /* Purpose "any": OpenSSL has no attestation purpose, the EKU is checked by ak-usage. A
+     * configured anchor is trusted as such, even when it is an intermediate CA. */
     X509_STORE_CTX_set_purpose(sctx, X509_PURPOSE_ANY);
+    X509_STORE_CTX_set_flags(sctx, X509_V_FLAG_PARTIAL_CHAIN);
     if (v->when != 0)
         X509_STORE_CTX_set_time(sctx, 0, v->when);
     if (X509_verify_cert(sctx) > 0) {
@@ -390,14 +391,10 @@ static int chain_ok(AF_VERIFY *v, X509 *cert, STACK_OF(X509) * untrusted,
         snprintf(why, whysize, "%s (depth %d)", X509_verify_cert_error_string(err),
                  X509_STORE_CTX_get_error_depth(sctx));
     }
-    ERR_clear_error();
-    goto done;
-oom:
-    snprintf(why, whysize, "out of memory building the chain");
 done:
+    ERR_clear_error();
     sk_X509_pop_free(chain, X509_free);
     X509_STORE_CTX_free(sctx);
-    X509_STORE_free(store);
     return ok;
 }
 
@@ -569,13 +566,16 @@ static const AF_EV_ELEMENT *bound_key(const AF_EVIDENCE *ev, const unsigned char
     return NULL;
 }
 
-int af_evidence_verify(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) * untrusted,
-                       const unsigned char *spki, size_t spki_len, AF_CHECKS *out)
+/* prior_ok: the caller's own checks (the request's signature) passed. The policy is decided and
+ * the nonce consumed only when everything else passed: a forged or refused request must not burn
+ * the RA's nonce for the honest requester. Results keep the documented order. */
+static int evidence_verify(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) * untrusted,
+                           const unsigned char *spki, size_t spki_len, int prior_ok, AF_CHECKS *out)
 {
-    char why[512];
+    char why[512], pol_why[512] = "";
     const unsigned char *nonce;
     size_t nonce_len = 0;
-    int rules_ok, trusted, keyidx = -1, ok = 1;
+    int rules_ok, trusted, keyidx = -1, ok = 1, pol_ok = 1;
     const AF_EV_ELEMENT *key = NULL;
 
     if (v == NULL || ev == NULL || out == NULL) {
@@ -605,15 +605,29 @@ int af_evidence_verify(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) * unt
         }
     }
 
-    /* The nonce is consumed only for Evidence we believe: a forged statement must not burn the
-     * RA's nonce for the honest requester. */
+    if (key != NULL) {
+        AF_KEY_CLAIMS kc;
+
+        if (!af_evidence_get_key(ev, (size_t)keyidx, &kc)) {
+            ERR_clear_error();
+            pol_ok = 0;
+            snprintf(pol_why, sizeof(pol_why), "cannot read the key claims");
+        } else {
+            pol_ok = af_policy_check(v->policy, &kc, pol_why, sizeof(pol_why));
+            if (pol_ok)
+                snprintf(pol_why, sizeof(pol_why),
+                         "sensitive=%d never-extractable=%d local=%d extractable=%d", kc.sensitive,
+                         kc.never_extractable, kc.local, kc.extractable);
+            af_key_claims_clear(&kc);
+        }
+    }
     nonce = af_evidence_get0_nonce(ev, &nonce_len);
     if (nonce == NULL) {
         af_checks_add(out, AF_CHECK_NONCE, AF_CHECK_FAIL, "the Evidence carries no nonce claim");
         ok = 0;
-    } else if (!ok) {
+    } else if (!ok || !prior_ok || !pol_ok) {
         af_checks_add(out, AF_CHECK_NONCE, AF_CHECK_SKIP,
-                      "not checked: the Evidence failed the checks above");
+                      "not checked (and not consumed): another check failed");
     } else if (v->nonce_cb == NULL) {
         af_checks_add(out, AF_CHECK_NONCE, AF_CHECK_FAIL,
                       "no nonce expected by the verifier (freshness cannot be established)");
@@ -628,28 +642,20 @@ int af_evidence_verify(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) * unt
             ok = 0;
         }
     }
-
     if (key != NULL) {
-        AF_KEY_CLAIMS kc;
-
-        if (!af_evidence_get_key(ev, (size_t)keyidx, &kc)) {
-            af_checks_add(out, AF_CHECK_POLICY, AF_CHECK_FAIL, "cannot read the key claims");
+        af_checks_add(out, AF_CHECK_POLICY, pol_ok ? AF_CHECK_PASS : AF_CHECK_FAIL, "%s", pol_why);
+        if (!pol_ok)
             ok = 0;
-        } else {
-            if (af_policy_check(v->policy, &kc, why, sizeof(why))) {
-                af_checks_add(out, AF_CHECK_POLICY, AF_CHECK_PASS,
-                              "sensitive=%d never-extractable=%d local=%d extractable=%d",
-                              kc.sensitive, kc.never_extractable, kc.local, kc.extractable);
-            } else {
-                af_checks_add(out, AF_CHECK_POLICY, AF_CHECK_FAIL, "%s", why);
-                ok = 0;
-            }
-            af_key_claims_clear(&kc);
-        }
     } else if (spki != NULL) {
         af_checks_add(out, AF_CHECK_POLICY, AF_CHECK_SKIP, "no key element for the request key");
     }
-    return ok;
+    return ok && prior_ok;
+}
+
+int af_evidence_verify(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) * untrusted,
+                       const unsigned char *spki, size_t spki_len, AF_CHECKS *out)
+{
+    return evidence_verify(v, ev, untrusted, spki, spki_len, 1, out);
 }
 
 /* ---- requests ------------------------------------------------------------------------------- */
@@ -660,7 +666,7 @@ static void error_detail(char *why, size_t size)
 
 /* Bundle bytes -> Evidence checks; shared by the CSR and CRMF paths. */
 static int check_bundle(AF_VERIFY *v, const unsigned char *der, size_t len,
-                        const unsigned char *spki, size_t spki_len, AF_CHECKS *out)
+                        const unsigned char *spki, size_t spki_len, int prior_ok, AF_CHECKS *out)
 {
     AF_BUNDLE *b;
     AF_EVIDENCE *ev = NULL;
@@ -695,7 +701,7 @@ static int check_bundle(AF_VERIFY *v, const unsigned char *der, size_t len,
     af_checks_add(out, AF_CHECK_EVIDENCE_DECODE, AF_CHECK_PASS, "statement %zu", evidx);
     if ((certs = af_bundle_get1_certs(b)) == NULL)
         goto done;
-    ok = af_evidence_verify(v, ev, certs, spki, spki_len, out);
+    ok = evidence_verify(v, ev, certs, spki, spki_len, prior_ok, out);
 done:
     sk_X509_pop_free(certs, X509_free);
     af_evidence_free(ev);
@@ -760,22 +766,14 @@ int af_csr_verify(AF_VERIFY *v, X509_REQ *req, AF_CHECKS *out)
         return 0;
     }
     if (!check_bundle(v, ASN1_STRING_get0_data(val->value.sequence),
-                      (size_t)ASN1_STRING_length(val->value.sequence), spki, (size_t)spki_len, out))
+                      (size_t)ASN1_STRING_length(val->value.sequence), spki, (size_t)spki_len, ok,
+                      out))
         ok = 0;
     OPENSSL_free(spki);
     return ok && af_checks_passed(out);
 }
 
-/* CertTemplate.publicKey [6] IMPLICIT SubjectPublicKeyInfo, as SPKI DER: OpenSSL 3.0 has no
- * getter, so the template is re-read as a SEQUENCE OF ANY and the [6] TLV retagged. */
-typedef STACK_OF(ASN1_TYPE) AF_ANY_SEQ;
-// clang-format off
-ASN1_ITEM_TEMPLATE(AF_ANY_SEQ) =
-    ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, AF_ANY_SEQ, ASN1_ANY)
-ASN1_ITEM_TEMPLATE_END(AF_ANY_SEQ)
-    // clang-format on
-
-    static int template_spki(const OSSL_CRMF_MSG *msg, unsigned char **spki, size_t *len)
+static int template_spki(const OSSL_CRMF_MSG *msg, unsigned char **spki, size_t *len)
 {
     unsigned char *der = NULL;
     const unsigned char *p;
@@ -862,7 +860,7 @@ int af_crmf_verify(AF_VERIFY *v, const OSSL_CRMF_MSG *msg, AF_CHECKS *out)
         return 0;
     }
     if (!check_bundle(v, ASN1_STRING_get0_data(val), (size_t)ASN1_STRING_length(val), spki,
-                      spki_len, out))
+                      spki_len, ok, out))
         ok = 0;
     OPENSSL_free(spki);
     return ok && af_checks_passed(out);

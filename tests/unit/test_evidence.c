@@ -936,6 +936,58 @@ static void test_earlier_layout(void)
     af_evidence_free(ev);
 }
 
+static int consumed;
+
+static int counting_nonce(const unsigned char *nonce, size_t len, void *arg, char *why,
+                          size_t whysize)
+{
+    consumed++;
+    return af_nonce_cb_expected(nonce, len, arg, why, whysize);
+}
+
+/* The RA's nonce is consumed only when everything else passed. */
+static void test_nonce_consumed_last(void)
+{
+    AF_EVIDENCE *ev = make_evidence(ak_key, ak_cert, subj_key, NONCE);
+    X509_REQ *req = make_csr(subj_key, ev);
+    AF_VERIFY *v = af_verify_new(NULL, NULL);
+    AF_EXPECTED_NONCE want = {NONCE, sizeof(NONCE)};
+    AF_POLICY *relaxed = af_policy_new();
+    X509_NAME *n = X509_NAME_new();
+    AF_CHECKS *c;
+
+    CU_ASSERT_TRUE(af_verify_add1_trust(v, ca_cert));
+    af_verify_set_nonce_cb(v, counting_nonce, &want);
+    /* default policy: the software key's claims are absent -> key-policy fails, nonce untouched */
+    consumed = 0;
+    c = af_checks_new();
+    CU_ASSERT_FALSE(af_csr_verify(v, req, c));
+    CU_ASSERT_EQUAL(consumed, 0);
+    CU_ASSERT_EQUAL(status_of(c, AF_CHECK_NONCE), AF_CHECK_SKIP);
+    af_checks_free(c);
+    /* with a policy that passes, the nonce is consumed exactly once */
+    CU_ASSERT_TRUE(parse(relaxed, "missing = accept"));
+    CU_ASSERT_TRUE(af_verify_set_policy(v, relaxed));
+    c = af_checks_new();
+    CU_ASSERT_TRUE(af_csr_verify(v, req, c));
+    CU_ASSERT_EQUAL(consumed, 1);
+    af_checks_free(c);
+    /* a CSR whose self-signature fails does not consume it either */
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"mallory", -1, -1, 0);
+    X509_REQ_set_subject_name(req, n);
+    consumed = 0;
+    c = af_checks_new();
+    CU_ASSERT_FALSE(af_csr_verify(v, req, c));
+    CU_ASSERT_EQUAL(consumed, 0);
+    CU_ASSERT_EQUAL(status_of(c, AF_CHECK_CSR_SIGNATURE), AF_CHECK_FAIL);
+    af_checks_free(c);
+    X509_NAME_free(n);
+    af_policy_free(relaxed);
+    af_verify_free(v);
+    X509_REQ_free(req);
+    af_evidence_free(ev);
+}
+
 static void test_checks_json(void)
 {
     AF_CHECKS *c = af_checks_new();
@@ -994,5 +1046,6 @@ AF_TEST_MAIN(
     {"reject: tampered CSR", test_tampered_csr},
     {"reject: truncated bundle", test_truncated_bundle}, {"reject: BER and oversize", test_not_der},
     {"intermediateCertificates EXPLICIT and IMPLICIT", test_intermediates_both_forms},
-    {"earlier layout reported", test_earlier_layout}, {"check list JSON", test_checks_json},
-    {"builder argument errors", test_builder_arguments})
+    {"earlier layout reported", test_earlier_layout},
+    {"nonce consumed only when all else passed", test_nonce_consumed_last},
+    {"check list JSON", test_checks_json}, {"builder argument errors", test_builder_arguments})
