@@ -37,12 +37,13 @@ for t in "${targets[@]}"; do
     if [ -d "$root/tests/fuzz/corpus/$corpus" ]; then
         cp -n "$root/tests/fuzz/corpus/$corpus"/* "$work/" 2>/dev/null || true
     fi
+    exe="$build/tests/fuzz/$t"
+    [ -x "$exe" ] || exe="$build/$t"
     echo "== $t: ${secs}s on $(ls "$work" | wc -l) inputs"
     if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        "$build/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        "$exe" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$build/artifacts/$t-" "$work" 2>"$build/$t.log"; then
         grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' "$build/$t.log" | sed 's/^/   /'
-        tail -n 1 "$build/$t.log" | grep -q 'Done' || true
     else
         failed+=("$t")
         echo "== $t FAILED; see $build/$t.log and $build/artifacts/" >&2
