@@ -140,15 +140,14 @@ static int spki_encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
                        const OSSL_PARAM obj_abstract[], int selection, int pem)
 {
     AF_PROV_CTX *pc = vctx;
-    AF_KEY *key = (AF_KEY *)obj;
-    EVP_PKEY *pk = key != NULL && obj_abstract == NULL ? af_key_get0_verify_pkey(key) : NULL;
+    const AF_KEY *key = obj;
     unsigned char *der = NULL;
     BIO *out = NULL;
     int len, ok = 0;
 
-    if (pk == NULL)
+    if (key == NULL || obj_abstract != NULL || !af_key_has_public(key))
         return 0;
-    len = i2d_PUBKEY(pk, &der);
+    len = af_key_spki_der(key, &der);
     out = BIO_new_from_core_bio(af_prov_libctx(pc), cout);
     if (len > 0 && out != NULL)
         ok = pem ? PEM_write_bio(out, PEM_STRING_PUBLIC, "", der, len) > 0

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <openssl/asn1.h>
+#include <openssl/asn1t.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -16,6 +17,7 @@
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
 #include <openssl/params.h>
+#include <openssl/x509.h>
 
 #include "attfresh/params.h"
 #include "module/key.h"
@@ -648,6 +650,58 @@ int af_key_match_public(const AF_KEY *a, const AF_KEY *b)
     /* no public half (EC private key without its public object): same token objects */
     return a->tok != NULL && a->tok == b->tok && a->idlen == b->idlen && a->idlen > 0 &&
            memcmp(a->id, b->id, a->idlen) == 0;
+}
+
+/* RSAPublicKey (RFC 8017 A.1.1); OpenSSL's own i2d is deprecated API. */
+typedef struct {
+    ASN1_INTEGER *n;
+    ASN1_INTEGER *e;
+} AF_RSA_PUBKEY;
+
+ASN1_SEQUENCE(AF_RSA_PUBKEY) =
+    {
+        ASN1_SIMPLE(AF_RSA_PUBKEY, n, ASN1_INTEGER),
+        ASN1_SIMPLE(AF_RSA_PUBKEY, e, ASN1_INTEGER),
+} static_ASN1_SEQUENCE_END(AF_RSA_PUBKEY)
+
+        int af_key_spki_der(const AF_KEY *key, unsigned char **der)
+{
+    /* Built from the cached public half with ASN.1 templates: going through OpenSSL's encoders
+     * (an EVP_PKEY in another provider, i2d_PUBKEY) costs more than a whole signature. */
+    X509_PUBKEY *pk = X509_PUBKEY_new();
+    unsigned char *enc = NULL;
+    int enclen = 0, len = -1, ok = 0;
+
+    *der = NULL;
+    if (pk == NULL || !af_key_has_public(key))
+        goto end;
+    if (key->type == AF_KEY_RSA) {
+        AF_RSA_PUBKEY *rp = (AF_RSA_PUBKEY *)ASN1_item_new(ASN1_ITEM_rptr(AF_RSA_PUBKEY));
+
+        if (rp != NULL && BN_to_ASN1_INTEGER(key->n, rp->n) != NULL &&
+            BN_to_ASN1_INTEGER(key->e, rp->e) != NULL)
+            enclen = ASN1_item_i2d((ASN1_VALUE *)rp, &enc, ASN1_ITEM_rptr(AF_RSA_PUBKEY));
+        ASN1_item_free((ASN1_VALUE *)rp, ASN1_ITEM_rptr(AF_RSA_PUBKEY));
+        ok = enclen > 0 && X509_PUBKEY_set0_param(pk, OBJ_nid2obj(NID_rsaEncryption), V_ASN1_NULL,
+                                                  NULL, enc, enclen);
+    } else {
+        enc = OPENSSL_memdup(key->point, key->pointlen);
+        enclen = (int)key->pointlen;
+        ok = enc != NULL &&
+             (key->type == AF_KEY_EC
+                  ? X509_PUBKEY_set0_param(pk, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+                                           OBJ_nid2obj(key->nid), enc, enclen)
+                  : X509_PUBKEY_set0_param(pk, OBJ_nid2obj(NID_ED25519), V_ASN1_UNDEF, NULL, enc,
+                                           enclen));
+    }
+    if (!ok) {
+        OPENSSL_free(enc);
+        goto end;
+    }
+    len = i2d_X509_PUBKEY(pk, der);
+end:
+    X509_PUBKEY_free(pk);
+    return len;
 }
 
 EVP_PKEY *af_key_get0_verify_pkey(AF_KEY *key)

@@ -63,6 +63,9 @@ int af_key_token_has_mech(AF_KEY *key, CK_MECHANISM_TYPE m);
  * default), for verification; borrowed, built on first use. NULL (error raised) if unavailable. */
 EVP_PKEY *af_key_get0_verify_pkey(AF_KEY *key);
 
+/* DER SubjectPublicKeyInfo of the key's public half into *der (OPENSSL_free); length or -1. */
+int af_key_spki_der(const AF_KEY *key, unsigned char **der);
+
 /* keymgmt: fills the gettable params (standard + AF_PARAM_*) present in params. Returns 1/0. */
 int af_key_get_params(AF_KEY *key, OSSL_PARAM params[]);
 /* keymgmt export: public parts as OSSL_PARAMs for the callback. Returns 1/0. */

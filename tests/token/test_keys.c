@@ -129,6 +129,13 @@ static EVP_PKEY *software_public(EVP_PKEY *pkey)
         return NULL;
     p = der;
     pub = d2i_PUBKEY_ex(NULL, &p, len, libctx, "provider=default");
+    if (pub != NULL) { /* our SPKI is byte for byte what the default provider writes */
+        unsigned char *again = NULL;
+        int len2 = i2d_PUBKEY(pub, &again);
+
+        CU_ASSERT(len2 == len && memcmp(again, der, (size_t)len) == 0);
+        OPENSSL_free(again);
+    }
     OPENSSL_free(der);
     return pub;
 }
