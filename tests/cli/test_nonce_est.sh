@@ -75,6 +75,8 @@ start_serve() {
 }
 
 # ---- a throw-away CA, a server certificate for 127.0.0.1, another CA nobody trusts -------------
+# (plain openssl, without the provider configuration: these keys are files)
+openssl() { OPENSSL_CONF=/dev/null command openssl "$@"; }
 mkcert() { # mkcert NAME SUBJECT EXT: key NAME.key, certificate NAME.pem issued by ca
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" \
         -subj "$2" -out "$1.csr" 2>/dev/null &&
@@ -163,6 +165,7 @@ if [ -n "$sport" ]; then
 else bad "openssl s_server did not start"; cat ss.out; fi
 
 # ---- TLS client authentication, the client key in the HSM ----------------------------------------
+unset -f openssl
 if openssl genpkey -propquery provider=attfresh -algorithm EC -pkeyopt group:P-256 \
     -pkeyopt "label:$tag-tls" -out cli-ref.pem >/dev/null 2>err.txt \
     && openssl req -new -key "pkcs11:object=$tag-tls;type=private" -subj "/CN=$tag station" \
