@@ -202,7 +202,8 @@ int af_bundle_describe_layout(const unsigned char *der, size_t len, char *desc, 
         snprintf(desc, descsize,
                  "AttestationBundle (current csr-attestation layout): %d "
                  "statement(s), %d certificate(s)",
-                 sk_AF_ATT_STATEMENT_num(b->statements), sk_AF_CERT_CHOICE_num(b->certs));
+                 sk_AF_ATT_STATEMENT_num(b->statements),
+                 b->certs != NULL ? sk_AF_CERT_CHOICE_num(b->certs) : 0);
         af_bundle_free(b);
         layout = AF_LAYOUT_BUNDLE;
     } else if ((ob = old_bundle(der, len)) != NULL) {

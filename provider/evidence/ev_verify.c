@@ -692,7 +692,8 @@ static int check_bundle(AF_VERIFY *v, const unsigned char *der, size_t len,
         goto done;
     }
     af_checks_add(out, AF_CHECK_BUNDLE, AF_CHECK_PASS, "%zu statement(s), %d certificate(s)",
-                  af_bundle_statement_count(b), sk_AF_CERT_CHOICE_num(b->certs));
+                  af_bundle_statement_count(b),
+                  b->certs != NULL ? sk_AF_CERT_CHOICE_num(b->certs) : 0);
     if ((ev = af_bundle_get1_evidence(b, evidx)) == NULL) {
         error_detail(why, sizeof(why));
         af_checks_add(out, AF_CHECK_EVIDENCE_DECODE, AF_CHECK_FAIL, "%s", why);
