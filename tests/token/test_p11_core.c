@@ -334,6 +334,61 @@ static void test_pool_reuse(void)
     af_p11_session_put(tok, s3, 1);
 }
 
+/* af_p11_find, af_p11_attr, af_p11_attr_bool on a session data object made for the test. */
+static void test_find_and_attributes(void)
+{
+    AF_P11_TOKEN *tok = af_p11_token_next(p11_a, NULL, NULL);
+    CK_FUNCTION_LIST *fl = af_p11_fl(p11_a);
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_BBOOL no = CK_FALSE;
+    char label[] = "af-test-data";
+    unsigned char value[] = {1, 2, 3};
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
+                           {CKA_TOKEN, &no, sizeof(no)},
+                           {CKA_LABEL, label, sizeof(label) - 1},
+                           {CKA_VALUE, value, sizeof(value)}};
+    CK_OBJECT_HANDLE obj = CK_INVALID_HANDLE, found[4];
+    CK_ULONG nfound = 0, len = 0;
+    CK_SESSION_HANDLE s;
+    unsigned char *v = NULL;
+    CK_RV rv = CKR_OK;
+    int b = -2;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+    CU_ASSERT_FATAL(af_p11_session_get(tok, &s));
+    CU_ASSERT_EQUAL_FATAL(fl->C_CreateObject(s, tmpl, 4, &obj), CKR_OK);
+
+    CU_ASSERT(af_p11_find(tok, s, tmpl + 2, 1, found, 4, &nfound));
+    CU_ASSERT_EQUAL(nfound, 1);
+    CU_ASSERT_EQUAL(found[0], obj);
+    CU_ASSERT(af_p11_find(tok, s, tmpl + 2, 1, NULL, 0, &nfound)); /* max 0: none stored */
+    CU_ASSERT_EQUAL(nfound, 0);
+
+    CU_ASSERT(af_p11_attr(tok, s, obj, CKA_LABEL, &v, &len, &rv));
+    CU_ASSERT_EQUAL(len, sizeof(label) - 1);
+    CU_ASSERT(v != NULL && memcmp(v, label, len) == 0);
+    OPENSSL_free(v);
+    CU_ASSERT(af_p11_attr(tok, s, obj, CKA_VALUE, &v, &len, &rv));
+    CU_ASSERT(len == sizeof(value) && v != NULL && memcmp(v, value, len) == 0);
+    OPENSSL_free(v);
+    /* an attribute data objects do not have: 0 with the CK_RV, no error raised */
+    ERR_clear_error();
+    CU_ASSERT_EQUAL(af_p11_attr(tok, s, obj, CKA_MODULUS, &v, &len, &rv), 0);
+    CU_ASSERT_EQUAL(rv, CKR_ATTRIBUTE_TYPE_INVALID);
+    CU_ASSERT_PTR_NULL(v);
+    CU_ASSERT_EQUAL(ERR_peek_error(), 0);
+
+    CU_ASSERT(af_p11_attr_bool(tok, s, obj, CKA_TOKEN, &b));
+    CU_ASSERT_EQUAL(b, 0);
+    CU_ASSERT(af_p11_attr_bool(tok, s, obj, CKA_SENSITIVE, &b));
+    CU_ASSERT_EQUAL(b, -1);
+
+    CU_ASSERT_EQUAL(fl->C_DestroyObject(s, obj), CKR_OK);
+    CU_ASSERT(af_p11_find(tok, s, tmpl + 2, 1, found, 4, &nfound));
+    CU_ASSERT_EQUAL(nfound, 0);
+    af_p11_session_put(tok, s, 1);
+}
+
 struct worker {
     AF_P11_TOKEN *tok;
     CK_SESSION_HANDLE seen[NITER];
@@ -492,5 +547,6 @@ AF_TEST_MAIN("p11_core", setup, teardown, {"load lazily", test_load_lazily},
              {"wrong PIN", test_wrong_pin}, {"login with file: PIN", test_login_file},
              {"login with env: PIN", test_login_env},
              {"login with the passphrase callback", test_login_prompt},
-             {"pool reuse", test_pool_reuse}, {"pool under threads", test_pool_threads},
-             {"fork", test_fork}, {"clean exit", test_exit_clean}, {"unload", test_unload})
+             {"find and attributes", test_find_and_attributes}, {"pool reuse", test_pool_reuse},
+             {"pool under threads", test_pool_threads}, {"fork", test_fork},
+             {"clean exit", test_exit_clean}, {"unload", test_unload})
