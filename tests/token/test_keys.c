@@ -261,6 +261,63 @@ static void test_ed25519(void)
     EVP_PKEY_free(k);
 }
 
+/* An Ed25519 pair made outside the provider with CKA_EC_PARAMS as the PrintableString
+ * "edwards25519" (PKCS#11 3.0 allows it; SoftHSM2 reports it back as given): load and sign. */
+static void test_ed25519_printable_params(void)
+{
+    static const unsigned char params[] = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r',
+                                           'd',  's',  '2', '5', '5', '1', '9'};
+    CK_MECHANISM mech = {CKM_EC_EDWARDS_KEY_PAIR_GEN, NULL, 0};
+    CK_BBOOL t = CK_TRUE;
+    CK_MECHANISM_INFO mi;
+    CK_OBJECT_HANDLE pub, priv;
+    char label[64], uri[160];
+    unsigned char id[2] = {0xed, 0x02};
+    OSSL_STORE_CTX *st;
+    OSSL_STORE_INFO *info;
+    EVP_PKEY *k = NULL;
+    CK_RV rv;
+
+    if (fl->C_GetMechanismInfo(slot, CKM_EDDSA, &mi) != CKR_OK) {
+        CU_PASS("no CKM_EDDSA");
+        return;
+    }
+    snprintf(label, sizeof(label), "%s-edps", prefix);
+    {
+        CK_ATTRIBUTE pt[] = {{CKA_TOKEN, &t, sizeof(t)},
+                             {CKA_VERIFY, &t, sizeof(t)},
+                             {CKA_LABEL, label, strlen(label)},
+                             {CKA_ID, id, sizeof(id)},
+                             {CKA_EC_PARAMS, (void *)params, sizeof(params)}};
+        CK_ATTRIBUTE kt[] = {{CKA_TOKEN, &t, sizeof(t)},        {CKA_PRIVATE, &t, sizeof(t)},
+                             {CKA_SENSITIVE, &t, sizeof(t)},    {CKA_SIGN, &t, sizeof(t)},
+                             {CKA_LABEL, label, strlen(label)}, {CKA_ID, id, sizeof(id)}};
+
+        rv = fl->C_GenerateKeyPair(sess, &mech, pt, 5, kt, 6, &pub, &priv);
+    }
+    CU_ASSERT_FATAL(rv == CKR_OK);
+    { /* the token keeps the string form: the case under test */
+        unsigned char back[32];
+        CK_ATTRIBUTE a = {CKA_EC_PARAMS, back, sizeof(back)};
+
+        CU_ASSERT_FATAL(fl->C_GetAttributeValue(sess, priv, &a, 1) == CKR_OK);
+        CU_ASSERT(a.ulValueLen == sizeof(params) && back[0] == 0x13);
+    }
+    snprintf(uri, sizeof(uri), "pkcs11:object=%s;type=private", label);
+    st = OSSL_STORE_open_ex(uri, libctx, NULL, NULL, NULL, NULL, NULL, NULL);
+    CU_ASSERT_FATAL(st != NULL);
+    while ((info = OSSL_STORE_load(st)) != NULL) {
+        if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY && k == NULL)
+            k = OSSL_STORE_INFO_get1_PKEY(info);
+        OSSL_STORE_INFO_free(info);
+    }
+    OSSL_STORE_close(st);
+    CU_ASSERT_FATAL(k != NULL);
+    CU_ASSERT(EVP_PKEY_is_a(k, "ED25519"));
+    sign_and_verify(k, NULL, 0);
+    EVP_PKEY_free(k);
+}
+
 static void test_gen_needs_label(void)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(libctx, "EC", AF_PROPQ);
@@ -585,8 +642,9 @@ static void test_fork(void)
 
 AF_TEST_MAIN("keys", setup, teardown, {"ec_p256", test_ec_p256},
              {"ec_p384_p521", test_ec_p384_p521}, {"rsa2048_pkcs1_pss", test_rsa2048_pkcs1_pss},
-             {"ed25519", test_ed25519}, {"gen_needs_label", test_gen_needs_label},
-             {"key_facts", test_key_facts}, {"key_reference_pem", test_key_reference_pem},
+             {"ed25519", test_ed25519}, {"ed25519_printable_params", test_ed25519_printable_params},
+             {"gen_needs_label", test_gen_needs_label}, {"key_facts", test_key_facts},
+             {"key_reference_pem", test_key_reference_pem},
              {"store_public_and_missing", test_store_public_and_missing},
              {"store_certificate", test_store_certificate}, {"threads", test_threads},
              {"fork", test_fork})
