@@ -56,6 +56,16 @@ check "ak init without CA writes the public key" "$AF_CMD" ak init --token "$tok
     --label "$ak-nocert" --out akpub.pem
 grep -q "BEGIN PUBLIC KEY" akpub.pem && ok "AK public key PEM" || bad "AK public key PEM"
 
+# the CA key may be a token key too
+check "CA key in the token" openssl genpkey -provider attfresh -provider default -algorithm EC \
+    -pkeyopt group:P-256 -pkeyopt label:"ev-ca-$tag" -out tokca-ref.pem
+check "CA certificate for it" openssl req -x509 -new -key "pkcs11:token=$token;object=ev-ca-$tag" \
+    -subj "/CN=token CA $tag" -days 30 -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=critical,keyCertSign -out tokca.pem
+check "ak init --ca-key pkcs11:" "$AF_CMD" ak init --token "$token" --label "$ak-tokca" \
+    --ca-cert tokca.pem --ca-key "pkcs11:token=$token;object=ev-ca-$tag" --out ak-tokca.pem
+check "AK certificate from the token CA verifies" openssl verify -CAfile tokca.pem ak-tokca.pem
+
 # ---- the subject key, also in the token ----------------------------------------------------------
 check "subject key in the token" openssl genpkey -provider attfresh -provider default \
     -algorithm EC -pkeyopt group:P-256 -pkeyopt label:"$dev" -out dev-ref.pem
