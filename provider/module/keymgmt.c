@@ -25,6 +25,7 @@
 static OSSL_FUNC_keymgmt_free_fn km_free;
 static OSSL_FUNC_keymgmt_load_fn km_load;
 static OSSL_FUNC_keymgmt_has_fn km_has;
+static OSSL_FUNC_keymgmt_dup_fn km_dup;
 static OSSL_FUNC_keymgmt_match_fn km_match;
 static OSSL_FUNC_keymgmt_get_params_fn km_get_params;
 static OSSL_FUNC_keymgmt_export_fn km_export;
@@ -48,6 +49,17 @@ static void *km_load(const void *reference, size_t reference_sz)
         return NULL;
     key = *(AF_KEY *const *)reference;
     af_key_up_ref(key);
+    return key;
+}
+
+/* The key object is immutable (its caches are thread-safe), so a duplicate can share it:
+ * EVP_PKEY_dup of a token key must not need an export its private half refuses. */
+static void *km_dup(const void *keydata, int selection)
+{
+    AF_KEY *key = (AF_KEY *)keydata;
+
+    if (key == NULL || !af_key_up_ref(key))
+        return NULL;
     return key;
 }
 
@@ -534,6 +546,7 @@ static const char *ed_query_name(int op)
         {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free},                                         \
         {OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))km_load},                                         \
         {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has},                                           \
+        {OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))km_dup},                                           \
         {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match},                                       \
         {OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params},                             \
         {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))pfx##_gettable},                       \

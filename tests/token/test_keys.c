@@ -207,6 +207,13 @@ static void test_ec_p256(void)
         EVP_PKEY_free(other);
         ERR_clear_error();
     }
+    {
+        EVP_PKEY *dup = EVP_PKEY_dup(ec256);
+
+        CU_ASSERT_FATAL(dup != NULL);
+        sign_and_verify(dup, "SHA256", 0);
+        EVP_PKEY_free(dup);
+    }
     sign_and_verify(ec256, "SHA256", 0);
     sign_and_verify(ec256, "SHA384", 0);
     sign_and_verify(ec256, "SHA512", 0);
