@@ -284,6 +284,32 @@ static void test_threads(void)
     CU_ASSERT_EQUAL(hsm_calls(shared), before + (uint64_t)NTHREADS * NITER);
 }
 
+/* A forked child re-initialises the module on first use and draws from the token itself. */
+static void test_fork(void)
+{
+    unsigned char a[16], b[16];
+    int status = 0;
+    pid_t pid;
+
+    CU_ASSERT_FATAL(EVP_RAND_generate(shared, a, sizeof(a), 0, 0, NULL, 0));
+    fflush(NULL);
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        uint64_t before = hsm_calls(shared);
+
+        if (!EVP_RAND_generate(shared, b, sizeof(b), 0, 0, NULL, 0))
+            _exit(1);
+        if (hsm_calls(shared) != before + 1)
+            _exit(2);
+        _exit(memcmp(a, b, sizeof(a)) == 0 ? 3 : 0);
+    }
+    CU_ASSERT_EQUAL_FATAL(waitpid(pid, &status, 0), pid);
+    CU_ASSERT(WIFEXITED(status));
+    CU_ASSERT_EQUAL(WEXITSTATUS(status), 0);
+    CU_ASSERT(EVP_RAND_generate(shared, b, sizeof(b), 0, 0, NULL, 0));
+}
+
 static void test_primary_generator(void)
 {
     char errpath[300];
@@ -313,5 +339,6 @@ static void test_seed_source_fails_cleanly(void)
 
 AF_TEST_MAIN("rand", setup, teardown, {"fetch and generate", test_fetch_generate},
              {"strength limit", test_strength_limit}, {"parent of a DRBG", test_as_parent},
-             {"threads", test_threads}, {"primary generator (openssl.cnf)", test_primary_generator},
+             {"threads", test_threads}, {"fork", test_fork},
+             {"primary generator (openssl.cnf)", test_primary_generator},
              {"seed source fails cleanly", test_seed_source_fails_cleanly})
