@@ -33,10 +33,6 @@
 #define SRV_SWEEP_WORK 65536
 #define SRV_MAX_CHAIN 8
 
-/* The CMP responder lives in provider/proto/cmp_server.c ("station"); until it is linked in, CMP
- * paths answer 501 instead of the library failing to link. */
-#pragma weak af_ra_cmp_handle
-
 typedef struct af_ra_listener_st {
     AF_RA_SERVER *srv;
     int tls;
@@ -495,8 +491,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
     switch (rt) {
     case ROUTE_CMP:
-        if (af_ra_cmp_handle == NULL)
-            return status_only(srv, conn, client, method, url, 501, "CMP responder not built in");
         ok = af_ra_cmp_handle(srv->ra, &rq, &rs);
         break;
     case ROUTE_CMC:
