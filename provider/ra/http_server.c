@@ -281,19 +281,32 @@ static af_route route(const char *url, char *profile, char *label)
     return ROUTE_NONE;
 }
 
+/* Printable copy for the log: MHD has already %-decoded the path, so a client could otherwise
+ * write line breaks or terminal escapes into our log. */
+static const char *printable(const char *in, char *buf, size_t bufsize)
+{
+    size_t i;
+
+    for (i = 0; in[i] != '\0' && i + 1 < bufsize; i++)
+        buf[i] = (in[i] >= 0x20 && in[i] < 0x7f) ? in[i] : '?';
+    buf[i] = '\0';
+    return buf;
+}
+
 static void log_request(AF_RA_SERVER *srv, const char *client, const char *method,
                         const char *url, int status, const char *outcome)
 {
     struct timespec ts;
     struct tm tm;
-    char when[40];
+    char when[40], m[16], u[200], o[300];
 
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
     /* One fprintf per line: stdio's stream lock keeps lines of concurrent requests whole. */
-    fprintf(srv->log, "%s.%03ldZ %s %s %s %d %s\n", when, ts.tv_nsec / 1000000, client, method,
-            url, status, outcome);
+    fprintf(srv->log, "%s.%03ldZ %s %s %s %d %s\n", when, ts.tv_nsec / 1000000, client,
+            printable(method, m, sizeof(m)), printable(url, u, sizeof(u)), status,
+            printable(outcome, o, sizeof(o)));
     fflush(srv->log);
 }
 

@@ -144,6 +144,9 @@ s=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application
     --data-binary 'junk' "http://127.0.0.1:$HTTP/cmc")
 check "CMC on HTTP with a junk body: 400 ($s)" test "$s" = 400
 
+s=$(req inj "https://127.0.0.1:$HTTPS/x%0aFAKE%20LINE%1b")
+check "path with an encoded line break: 404 ($s)" test "$s" = 404
+
 # the log: one line per request above, the cookie value never in it
 n=$(grep -c ' /\.well-known/est/\| /cmc\| /\.well-known/cmp\| / ' main.log)
 check "request log has the requests ($n lines)" test "$n" -ge 25
@@ -151,6 +154,7 @@ check "log line shape: time client method path status outcome" \
     grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z 127\.0\.0\.1 GET /\.well-known/est/nonce 200 est draft-08' main.log
 check "log gives the reason of a 400" grep -q 'POST /.well-known/est/nonce 400 est: bad request: .*len 65' main.log
 check "log never holds the cookie value" bash -c '! grep -q "$1" "$2"' _ "$cval" main.log
+check "a client cannot break a log line" bash -c '! grep -q "^FAKE" "$1" && grep -q "GET /x?FAKE LINE? 404" "$1"' _ main.log
 
 stop "$PID"; rc=$?
 check "SIGTERM: exit 0 ($rc)" test "$rc" = 0
@@ -237,7 +241,30 @@ else
     cat genkey.err req.err 2>/dev/null
 fi
 
-# ---- 6. a missing HSM generator is one clear line -------------------------------------------------
+# ---- 6. the nonce store in Redis (a private redis-server on a free port) ---------------------------
+if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+    rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
+        >redis-server.log 2>&1 &
+    pids+=($!)
+    for i in $(seq 1 100); do redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
+    start redis --https 127.0.0.1:0 --tls-cert srv.pem --tls-key srv.key --soft-rand \
+        --redis "127.0.0.1:$rport" --redis-prefix "serve-test"
+    s=$(req rd "https://127.0.0.1:$HTTPS/.well-known/est/nonce")
+    check "nonce with the store in Redis: 200 ($s)" test "$s" = 200
+    check "the RA said it uses Redis" grep -q 'store redis' redis.log
+    n=$(redis-cli -p "$rport" --scan --pattern '{serve-test}:*' | wc -l)
+    check "Redis holds the nonce's keys under the prefix ($n)" test "$n" -ge 1
+    stop "$PID"
+    "$AF_CMD" serve --https 127.0.0.1:0 --tls-cert srv.pem --tls-key srv.key --soft-rand \
+        --redis 127.0.0.1:1 >/dev/null 2>noredis.err; rc=$?
+    check "unreachable Redis: exit 1 with the reason ($rc)" \
+        test "$rc" = 1 && grep -q 'cannot connect to Redis at 127.0.0.1:1' noredis.err
+else
+    bad "redis-server/redis-cli not installed (scripts/deps.sh)"
+fi
+
+# ---- 7. a missing HSM generator is one clear line -------------------------------------------------
 OPENSSL_CONF=/dev/null "$AF_CMD" serve --https 127.0.0.1:0 --tls-cert srv.pem --tls-key srv.key \
     >/dev/null 2>norand.err; rc=$?
 check "no provider loaded: exit 1 naming ATTFRESH-RAND and --soft-rand ($rc)" \
