@@ -27,6 +27,8 @@ struct af_attest_st {
     AF_EV_ELEMENT *platform; /* from the first key (or AK) with token info */
     EVP_PKEY *ak;
     X509 *ak_cert;
+    unsigned char *ak_spki; /* DER SPKI of the AK, encoded once (OpenSSL 3.0 encoders are slow) */
+    size_t ak_spki_len;
     char *mdname;
     int pss;
 };
@@ -359,6 +361,7 @@ void af_attest_free(AF_ATTEST *at)
     AF_EV_ELEMENT_free(at->platform);
     EVP_PKEY_free(at->ak);
     X509_free(at->ak_cert);
+    OPENSSL_free(at->ak_spki);
     OPENSSL_free(at);
 }
 
@@ -506,27 +509,31 @@ int af_attest_set1_ak(AF_ATTEST *at, EVP_PKEY *ak, X509 *ak_cert)
         AF_ERR(AF_R_INVALID_ARGUMENT, "no attestation key");
         return 0;
     }
+    if (!af_ev_spki_der(ak, &a, &alen))
+        return 0;
     if (ak_cert != NULL) {
         /* Comparing encodings works for any provider's key, no private-key operation needed. */
-        if (!af_ev_spki_der(ak, &a, &alen))
-            return 0;
         clen = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(ak_cert), &c);
         same = clen > 0 && (size_t)clen == alen && memcmp(a, c, alen) == 0;
-        OPENSSL_free(a);
         OPENSSL_free(c);
         if (!same) {
+            OPENSSL_free(a);
             AF_ERR(AF_R_INVALID_ARGUMENT, "the AK certificate is for another key than the AK");
             return 0;
         }
     }
     if (!EVP_PKEY_up_ref(ak) || (ak_cert != NULL && !X509_up_ref(ak_cert))) {
+        OPENSSL_free(a);
         AF_ERR(AF_R_INTERNAL, "AK reference");
         return 0;
     }
     EVP_PKEY_free(at->ak);
     X509_free(at->ak_cert);
+    OPENSSL_free(at->ak_spki);
     at->ak = ak;
     at->ak_cert = ak_cert;
+    at->ak_spki = a;
+    at->ak_spki_len = alen;
     if (at->platform == NULL) {
         unsigned int f = 0;
         int failed = 0;
@@ -541,20 +548,16 @@ int af_attest_set1_ak(AF_ATTEST *at, EVP_PKEY *ak, X509 *ak_cert)
 static AF_EV_ELEMENT *transaction_element(AF_ATTEST *at)
 {
     AF_EV_ELEMENT *e = element_new(AF_OID_EV_ELEM_TRANSACTION);
-    unsigned char *spki = NULL;
-    size_t spki_len = 0;
 
     if (e == NULL ||
         !push_claim(e, AF_OID_EV_TX_NONCE,
                     string_value(V_ASN1_OCTET_STRING, at->nonce, at->nonce_len)) ||
         !push_claim(e, AF_OID_EV_TX_TIMESTAMP, time_value(at->when_set ? at->when : time(NULL))) ||
-        !af_ev_spki_der(at->ak, &spki, &spki_len) ||
-        !push_claim(e, AF_OID_EV_TX_AK_SPKI, string_value(V_ASN1_OCTET_STRING, spki, spki_len))) {
-        OPENSSL_free(spki);
+        !push_claim(e, AF_OID_EV_TX_AK_SPKI,
+                    string_value(V_ASN1_OCTET_STRING, at->ak_spki, at->ak_spki_len))) {
         AF_EV_ELEMENT_free(e);
         return NULL;
     }
-    OPENSSL_free(spki);
     return e;
 }
 
