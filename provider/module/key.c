@@ -1,6 +1,6 @@
 /* key.c - the token key object: loading a key pair's facts and public half from the token once,
- * the fork-aware handle cache, key params (standard + attfresh-*), public export/import, and the
- * ECDSA r||s <-> DER conversions. */
+ * the fork-aware handle cache, per-key digest and mechanism caches, key params (standard and
+ * attfresh-*), public export/import and SubjectPublicKeyInfo. */
 #include <stdatomic.h>
 #include <string.h>
 
@@ -53,8 +53,8 @@ struct af_key_st {
     BIGNUM *n, *e;                          /* RSA */
     EVP_PKEY *vkey;                         /* software public key, built on first verification */
     _Atomic(EVP_MD *) mds[AF_KEY_MD_SLOTS]; /* digests fetched once for this key's signatures */
-    atomic_int
-        mechs[4]; /* token offers CKM_ECDSA, _RSA_PKCS, _RSA_PKCS_PSS, _EDDSA: 0 unknown, 1, 2 */
+    /* token offers CKM_ECDSA, _RSA_PKCS, _RSA_PKCS_PSS, _EDDSA: 0 unknown, 1 yes, 2 no */
+    atomic_int mechs[4];
 
     /* PKCS#11 facts; -1 = the token does not say */
     int sensitive, extractable, never_extractable, local;
