@@ -32,42 +32,43 @@ enum {
 static const struct {
     const char *name;
     int flag;
+    const char *arg;
     const char *help;
 } keys[K__COUNT] = {
-    {"http", 0, "ADDR:PORT   plain HTTP listener (CMP, CMC); port 0 = any free port"},
-    {"https", 0, "ADDR:PORT  HTTPS listener (EST, and CMP, CMC)"},
-    {"tls-cert", 0, "FILE     server certificate (PEM, chain after it)"},
-    {"tls-key", 0, "FILE|URI  server key: PEM file or pkcs11: URI"},
-    {"tls-pin-file", 0, "F    PIN for a pkcs11: TLS key / password of an encrypted PEM key"},
-    {"client-ca", 0, "FILE    require TLS client certificates issued by these CAs (PEM)"},
-    {"cmp-secret-file", 0, "F CMP MAC (PBM) secret: the first line of F"},
-    {"cmp-key", 0, "FILE|URI   CMP signer key (PEM file or pkcs11: URI)"},
-    {"cmp-cert", 0, "FILE     CMP signer certificate"},
-    {"cmp-trust", 0, "FILE    trusted certificates for signature-protected CMP requests"},
-    {"profile", 0, "NAME       profile of paths without p/<name> (draft-08)"},
-    {"nonce-len", 0, "N        nonce length when the request names none, 8..64 (32)"},
-    {"expiry", 0, "S           nonce lifetime in seconds (300)"},
-    {"soft-rand", 1, "         nonces from OpenSSL's software DRBG, not the HSM"},
-    {"rand", 0, "NAME            EVP_RAND of the nonces (ATTFRESH-RAND)"},
-    {"rand-propq", 0, "Q       its property query (provider=attfresh)"},
-    {"redis", 0, "HOST:PORT      share the nonce store through Redis (default: in memory)"},
-    {"redis-prefix", 0, "P     Redis key prefix (attfresh)"},
-    {"redis-password-file", 0, "F  Redis AUTH password: the first line of F"},
-    {"max-outstanding", 0, "N  outstanding nonces in all (1000000)"},
-    {"max-per-client", 0, "N   outstanding nonces per client (16)"},
-    {"remember", 0, "S         answer replays as used/expired for S s after expiry (60)"},
-    {"rate-limit", 1, "        per-client rate limit on (yes); rate-limit = no turns it off"},
-    {"rate", 0, "R             requests per second per client (5)"},
-    {"burst", 0, "B            burst per client (20)"},
-    {"empty-nonce-types", 0, "L  comma list of request type OIDs answered with the empty nonce"},
-    {"empty-nonce-labels", 0, "L comma list of path labels answered with the empty nonce"},
-    {"lenient", 1, "           decode requests leniently (absent CMP infoValue, ...)"},
-    {"max-body", 0, "N         largest request body in bytes (65536); larger: 413"},
-    {"threads", 0, "N          threads per listener (2)"},
-    {"timeout", 0, "S          idle connection timeout in seconds (30)"},
-    {"est-on-http", 1, "       also serve EST on the plain listener (tests, benchmarks)"},
-    {"log", 0, "FILE            request log (standard error)"},
-    {"openssl-conf", 0, "F     load this OpenSSL config (providers) before starting"},
+    {"http", 0, "ADDR:PORT", "plain HTTP listener (CMP, CMC); port 0 = any free port"},
+    {"https", 0, "ADDR:PORT", "HTTPS listener (EST, and CMP, CMC)"},
+    {"tls-cert", 0, "FILE", "server certificate (PEM, chain after it)"},
+    {"tls-key", 0, "FILE|URI", "server key: PEM file or pkcs11: URI"},
+    {"tls-pin-file", 0, "F", "PIN for a pkcs11: TLS key / password of an encrypted PEM key"},
+    {"client-ca", 0, "FILE", "require TLS client certificates issued by these CAs (PEM)"},
+    {"cmp-secret-file", 0, "F", "CMP MAC (PBM) secret: the first line of F"},
+    {"cmp-key", 0, "FILE|URI", "CMP signer key (PEM file or pkcs11: URI)"},
+    {"cmp-cert", 0, "FILE", "CMP signer certificate"},
+    {"cmp-trust", 0, "FILE", "trusted certificates for signature-protected CMP requests"},
+    {"profile", 0, "NAME", "profile of paths without p/<name> (draft-08)"},
+    {"nonce-len", 0, "N", "nonce length when the request names none, 8..64 (32)"},
+    {"expiry", 0, "S", "nonce lifetime in seconds (300)"},
+    {"soft-rand", 1, "", "nonces from OpenSSL's software DRBG, not the HSM"},
+    {"rand", 0, "NAME", "EVP_RAND of the nonces (ATTFRESH-RAND)"},
+    {"rand-propq", 0, "Q", "its property query (provider=attfresh)"},
+    {"redis", 0, "HOST:PORT", "share the nonce store through Redis (default: in memory)"},
+    {"redis-prefix", 0, "P", "Redis key prefix (attfresh)"},
+    {"redis-password-file", 0, "F", "Redis AUTH password: the first line of F"},
+    {"max-outstanding", 0, "N", "outstanding nonces in all (1000000)"},
+    {"max-per-client", 0, "N", "outstanding nonces per client (16)"},
+    {"remember", 0, "S", "answer replays as used/expired for S s after expiry (60)"},
+    {"rate-limit", 1, "", "per-client rate limit on (yes); rate-limit = no turns it off"},
+    {"rate", 0, "R", "requests per second per client (5)"},
+    {"burst", 0, "B", "burst per client (20)"},
+    {"empty-nonce-types", 0, "L", "comma list of request type OIDs answered with the empty nonce"},
+    {"empty-nonce-labels", 0, "L", "comma list of path labels answered with the empty nonce"},
+    {"lenient", 1, "", "decode requests leniently (absent CMP infoValue, ...)"},
+    {"max-body", 0, "N", "largest request body in bytes (65536); larger: 413"},
+    {"threads", 0, "N", "threads per listener (2)"},
+    {"timeout", 0, "S", "idle connection timeout in seconds (30)"},
+    {"est-on-http", 1, "", "also serve EST on the plain listener (tests, benchmarks)"},
+    {"log", 0, "FILE", "request log (standard error)"},
+    {"openssl-conf", 0, "F", "load this OpenSSL config (providers) before starting"},
 };
 
 static const struct {
@@ -97,11 +98,15 @@ static void usage(FILE *out)
                  "Runs the RA nonce responder: CMP POST /.well-known/cmp[/p/<profile>][/getnonce],\n"
                  "CMC POST /cmc[/p/<profile>], EST /.well-known/est[/<label>]/nonce (HTTPS).\n"
                  "Prints the bound URLs, serves until SIGTERM/SIGINT. See docs/ra-server.md.\n\n"
-                 "  --config FILE            settings as \"key = value\" lines (keys as below)\n");
-    for (i = 0; i < K__COUNT; i++)
-        fprintf(out, "  --%s %s\n", keys[i].name, keys[i].help);
+                 "  --config FILE                settings as \"key = value\" lines (keys as below)\n");
+    for (i = 0; i < K__COUNT; i++) {
+        char opt[48];
+
+        snprintf(opt, sizeof(opt), "--%s %s", keys[i].name, keys[i].arg);
+        fprintf(out, "  %-28s %s\n", opt, keys[i].help);
+    }
     fprintf(out, "  (config only) oid.<profile>.<cmp-request|cmp-response|cmc-request|"
-                 "cmc-response> = OID\n  --help                   this text\n");
+                 "cmc-response> = OID\n  --help                       this text\n");
 }
 
 static void settings_free(serve_settings *s)
