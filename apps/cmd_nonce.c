@@ -559,6 +559,15 @@ static json_t *describe(const AF_NONCE_REQ *req, const AF_NONCE_RESP *resp,
     return root;
 }
 
+/* prints text from the message with control characters replaced: it is untrusted input */
+static void print_field(const char *k, const char *v)
+{
+    printf("  %-16s ", k);
+    for (; *v != '\0'; v++)
+        putchar((unsigned char)*v < 0x20 || *v == 0x7f ? '?' : *v);
+    putchar('\n');
+}
+
 static void print_human(const json_t *d)
 {
     size_t i;
@@ -583,9 +592,9 @@ static void print_human(const json_t *d)
             char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 
             if (json_is_string(v))
-                printf("  %-16s %s\n", k, json_string_value(v));
+                print_field(k, json_string_value(v));
             else
-                printf("  %-16s %s\n", k, s != NULL ? s : "?");
+                print_field(k, s != NULL ? s : "?");
             free(s);
         }
     }

@@ -393,7 +393,7 @@ static int members(const cbor_item_t *m, const char *const *known, const cbor_it
     for (i = 0; i < n; i++) {
         const cbor_item_t *key = p[i].key;
         size_t klen;
-        char detail[160];
+        char detail[160], name[48];
 
         if (!cbor_isa_string(key) || !cbor_string_is_definite(key)) {
             AF_ERR(AF_R_NONCE_BAD_TYPE, "a key in %s is not a text string", where);
@@ -407,8 +407,10 @@ static int members(const cbor_item_t *m, const char *const *known, const cbor_it
             vals[k] = p[i].value;
             continue;
         }
-        snprintf(detail, sizeof(detail), "member '%.*s' in %s", (int)(klen > 40 ? 40 : klen),
-                 (const char *)cbor_string_handle(key), where);
+        snprintf(
+            detail, sizeof(detail), "member '%s' in %s",
+            af_nonce_printable((const char *)cbor_string_handle(key), klen, name, sizeof(name)),
+            where);
         if (!af_nonce_tolerate(codec, AF_NONCE_TOL_UNKNOWN_MEMBER, AF_R_NONCE_UNKNOWN, detail))
             return 0;
     }

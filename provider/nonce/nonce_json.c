@@ -101,13 +101,14 @@ static int members_known(json_t *obj, const char *const *known, AF_NONCE_CODEC *
     json_object_foreach(obj, k, m)
     {
         const char *const *p;
-        char detail[160];
+        char detail[160], name[48];
 
         for (p = known; *p != NULL && strcmp(*p, k) != 0; p++)
             ;
         if (*p != NULL)
             continue;
-        snprintf(detail, sizeof(detail), "member '%.40s' in %s", k, where);
+        snprintf(detail, sizeof(detail), "member '%s' in %s",
+                 af_nonce_printable(k, strlen(k), name, sizeof(name)), where);
         if (!af_nonce_tolerate(codec, AF_NONCE_TOL_UNKNOWN_MEMBER, AF_R_NONCE_UNKNOWN, detail))
             return 0;
     }

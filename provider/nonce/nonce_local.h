@@ -78,6 +78,9 @@ void af_any_clear(af_any *a);
 int af_any_get_as(const af_any *a, int kind, unsigned char **out, size_t *outlen);
 /* 1 when s[0..len) is valid UTF-8 without NUL; no error raised */
 int af_utf8_ok(const char *s, size_t len);
+/* Copies at most 40 bytes of an untrusted name into buf for an error detail, with anything but
+ * printable ASCII replaced by '?' (no terminal control sequences in error lines). */
+const char *af_nonce_printable(const char *s, size_t len, char *buf, size_t buflen);
 int af_octets_set(af_octets *o, const unsigned char *data, size_t len);
 void af_octets_clear(af_octets *o);
 

@@ -318,6 +318,22 @@ int af_any_set(af_any *a, int kind, const unsigned char *data, size_t len)
     return 1;
 }
 
+const char *af_nonce_printable(const char *s, size_t len, char *buf, size_t buflen)
+{
+    size_t i;
+
+    if (buflen == 0)
+        return "";
+    if (len > 40)
+        len = 40;
+    if (len > buflen - 1)
+        len = buflen - 1;
+    for (i = 0; i < len; i++)
+        buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    buf[len] = '\0';
+    return buf;
+}
+
 void af_octets_clear(af_octets *o)
 {
     OPENSSL_free(o->data);
