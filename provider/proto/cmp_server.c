@@ -5,14 +5,19 @@
  * stock `openssl cmp -cmd genm -infotype nonceRequest` sends). Errors are CMP error bodies with
  * PKIStatusInfo rejection and the failInfo the failure deserves (OpenSSL's server always says
  * badRequest, so the body is rewritten and the message protected again). */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include <openssl/asn1t.h>
 #include <openssl/cmp.h>
 #include <openssl/cmperr.h>
+#include <openssl/crmf.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
+#include <openssl/rand.h>
 
 #include "attfresh/err.h"
 #include "attfresh/server.h"
@@ -128,6 +133,24 @@ static AF_NONCE_REQ *empty_request(void)
     return r;
 }
 
+/* Issues the nonces of req bound to the transactionID; on failure says why in c. */
+static int issue(cmp_call *c, const AF_NONCE_REQ *req, const unsigned char *tid, size_t tlen,
+                 AF_NONCE_RESP **resp)
+{
+    AF_NONCE_RESULT r = af_ra_issue_ex(c->ra, c->prof, c->rq->label, req, tid, tlen,
+                                       c->rq->requester, c->rq->requester_len, resp);
+    const unsigned char *n;
+
+    if (r != AF_NONCE_OK) {
+        call_fail(c, r == AF_NONCE_FULL ? OSSL_CMP_PKIFAILUREINFO_systemUnavail
+                                        : fail_bit_for(ERR_peek_last_error()),
+                  "no nonce issued");
+        return 0;
+    }
+    af_nonce_resp_item_get0_nonce(af_nonce_resp_get0_item(*resp, 0), &n, &c->issued);
+    return 1;
+}
+
 static int genm_cb(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *genm,
                    const STACK_OF(OSSL_CMP_ITAV) *in, STACK_OF(OSSL_CMP_ITAV) **out)
 {
@@ -140,7 +163,6 @@ static int genm_cb(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *genm,
     AF_NONCE_REQ *req = NULL;
     AF_NONCE_RESP *resp = NULL;
     OSSL_CMP_ITAV *ritav = NULL;
-    AF_NONCE_RESULT r;
     int i, ok = 0;
 
     *out = NULL;
@@ -179,24 +201,12 @@ static int genm_cb(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *genm,
     }
     if (req == NULL)
         goto fail;
-    r = af_ra_issue_ex(c->ra, c->prof, c->rq->label, req, ASN1_STRING_get0_data(tid),
-                       (size_t)ASN1_STRING_length(tid), c->rq->requester, c->rq->requester_len,
-                       &resp);
-    if (r != AF_NONCE_OK) {
-        call_fail(c, r == AF_NONCE_FULL ? OSSL_CMP_PKIFAILUREINFO_systemUnavail
-                                        : fail_bit_for(ERR_peek_last_error()),
-                  "no nonce issued");
+    if (!issue(c, req, ASN1_STRING_get0_data(tid), (size_t)ASN1_STRING_length(tid), &resp))
         goto end;
-    }
     if ((ritav = af_nonce_resp_to_itav(resp, c->prof, NULL)) == NULL
         || (*out = sk_OSSL_CMP_ITAV_new_null()) == NULL || !sk_OSSL_CMP_ITAV_push(*out, ritav))
         goto fail;
     ritav = NULL;
-    {
-        const unsigned char *n;
-
-        af_nonce_resp_item_get0_nonce(af_nonce_resp_get0_item(resp, 0), &n, &c->issued);
-    }
     ok = 1;
     goto end;
 fail:
@@ -326,6 +336,468 @@ static OSSL_CMP_MSG *rewrite_error(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *re
     return rsp;
 }
 
+/* ---- the fast path: a PBM-protected genm answered without OpenSSL's server context ------------ *
+ * OSSL_CMP_SRV_process_request spends most of a genm/genp exchange in two PBM computations (the
+ * request's, the answer's: 500 hashes each) and in setting up a CMP context. Here the request's
+ * MAC is checked with OSSL_CRMF_pbm_new as OpenSSL does, but the answer is protected with a PBM
+ * key derived once per salt and reused for a while: the salt is the RA's choice, and reusing it
+ * gives an attacker nothing (an offline guess at the shared secret costs the same 500 hashes per
+ * guess either way; no precomputation is possible for a salt drawn at run time). Each derived key
+ * is checked once against OSSL_CRMF_pbm_new. Anything this path does not handle (signature
+ * protection, other bodies, odd headers) goes to the OpenSSL server path unchanged. */
+
+#define PBM_ITERATIONS 500
+#define PBM_SALT_LEN 16
+#define PBM_KEY_MAX_AGE_S 600
+#define PBM_KEY_MAX_USES 1000000UL
+#define SENDER_NONCE_LEN 16
+#define PKIBODY_GENM 21
+#define PKIBODY_GENP 22
+
+typedef struct {
+    unsigned char secret_id[32]; /* SHA-256 of the secret the key belongs to */
+    unsigned char key[32];       /* SHA-256^500(secret || salt) */
+    unsigned char params[96];    /* DER PBMParameter */
+    size_t params_len;
+    time_t born;
+    unsigned long uses;
+    int valid;
+} pbm_key;
+
+static pthread_mutex_t pbm_lock = PTHREAD_MUTEX_INITIALIZER;
+static pbm_key pbm_cache;
+
+/* PBMParameter ::= SEQUENCE { salt, owf AlgorithmIdentifier, iterationCount, mac } */
+typedef struct {
+    ASN1_OCTET_STRING *salt;
+    X509_ALGOR *owf;
+    ASN1_INTEGER *iter;
+    X509_ALGOR *mac;
+} AF_PBMP;
+
+ASN1_SEQUENCE(AF_PBMP) = {
+    ASN1_SIMPLE(AF_PBMP, salt, ASN1_OCTET_STRING),
+    ASN1_SIMPLE(AF_PBMP, owf, X509_ALGOR),
+    ASN1_SIMPLE(AF_PBMP, iter, ASN1_INTEGER),
+    ASN1_SIMPLE(AF_PBMP, mac, X509_ALGOR),
+} static_ASN1_SEQUENCE_END(AF_PBMP)
+
+static int hmac_sha256(OSSL_LIB_CTX *libctx, const unsigned char *key,
+                       const unsigned char *data, size_t len, unsigned char out[32])
+{
+    size_t outlen = 0;
+
+    return EVP_Q_mac(libctx, "HMAC", NULL, "SHA256", NULL, key, 32, data, len, out, 32, &outlen)
+           != NULL && outlen == 32;
+}
+
+/* A new salt, its key, and a check of both against OpenSSL's own PBM. */
+static int pbm_key_new(OSSL_LIB_CTX *libctx, const unsigned char *secret, size_t slen,
+                       pbm_key *k)
+{
+    static const unsigned char probe[] = "attfresh PBM self-check";
+    unsigned char salt[PBM_SALT_LEN], mine[32], *theirs = NULL, *der = NULL;
+    const unsigned char *p;
+    EVP_MD *md = EVP_MD_fetch(libctx, "SHA256", NULL);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    AF_PBMP *pp = (AF_PBMP *)ASN1_item_new(ASN1_ITEM_rptr(AF_PBMP));
+    OSSL_CRMF_PBMPARAMETER *ossl = NULL;
+    size_t theirs_len = 0;
+    unsigned int n;
+    int i, len, ok = 0;
+
+    if (md == NULL || ctx == NULL || pp == NULL || RAND_bytes_ex(libctx, salt, sizeof(salt), 0) <= 0
+        || !EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, secret, slen)
+        || !EVP_DigestUpdate(ctx, salt, sizeof(salt)) || !EVP_DigestFinal_ex(ctx, k->key, &n))
+        goto end;
+    for (i = 1; i < PBM_ITERATIONS; i++)
+        if (!EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, k->key, 32)
+            || !EVP_DigestFinal_ex(ctx, k->key, &n))
+            goto end;
+    if (!ASN1_OCTET_STRING_set(pp->salt, salt, sizeof(salt))
+        || !X509_ALGOR_set0(pp->owf, OBJ_nid2obj(NID_sha256), V_ASN1_UNDEF, NULL)
+        || !ASN1_INTEGER_set(pp->iter, PBM_ITERATIONS)
+        || !X509_ALGOR_set0(pp->mac, OBJ_nid2obj(NID_hmacWithSHA256), V_ASN1_UNDEF, NULL)
+        || (len = ASN1_item_i2d((ASN1_VALUE *)pp, &der, ASN1_ITEM_rptr(AF_PBMP))) <= 0
+        || (size_t)len > sizeof(k->params))
+        goto end;
+    memcpy(k->params, der, (size_t)len);
+    k->params_len = (size_t)len;
+    p = der;
+    if ((ossl = d2i_OSSL_CRMF_PBMPARAMETER(NULL, &p, len)) == NULL
+        || !OSSL_CRMF_pbm_new(libctx, NULL, ossl, probe, sizeof(probe), secret, slen, &theirs,
+                              &theirs_len)
+        || !hmac_sha256(libctx, k->key, probe, sizeof(probe), mine) || theirs_len != 32
+        || CRYPTO_memcmp(mine, theirs, 32) != 0)
+        goto end;
+    if (!EVP_Digest(secret, slen, k->secret_id, &n, md, NULL))
+        goto end;
+    k->born = time(NULL);
+    k->uses = 0;
+    k->valid = 1;
+    ok = 1;
+end:
+    if (!ok)
+        OPENSSL_cleanse(k, sizeof(*k));
+    OPENSSL_cleanse(salt, sizeof(salt));
+    OPENSSL_free(theirs);
+    OPENSSL_free(der);
+    OSSL_CRMF_PBMPARAMETER_free(ossl);
+    ASN1_item_free((ASN1_VALUE *)pp, ASN1_ITEM_rptr(AF_PBMP));
+    EVP_MD_CTX_free(ctx);
+    EVP_MD_free(md);
+    return ok;
+}
+
+/* A copy of the current key for this secret (a new one when none, old, or worn). */
+static int pbm_key_get(OSSL_LIB_CTX *libctx, const unsigned char *secret, size_t slen,
+                       pbm_key *out)
+{
+    unsigned char id[32];
+    unsigned int n;
+    int ok = 1;
+
+    if (!EVP_Digest(secret, slen, id, &n, EVP_sha256(), NULL))
+        return 0;
+    pthread_mutex_lock(&pbm_lock);
+    if (!pbm_cache.valid || memcmp(pbm_cache.secret_id, id, 32) != 0
+        || time(NULL) - pbm_cache.born > PBM_KEY_MAX_AGE_S || pbm_cache.uses >= PBM_KEY_MAX_USES)
+        ok = pbm_key_new(libctx, secret, slen, &pbm_cache);
+    if (ok) {
+        pbm_cache.uses++;
+        *out = pbm_cache;
+    }
+    pthread_mutex_unlock(&pbm_lock);
+    return ok;
+}
+
+/* One TLV at *p (left bytes): tag, class, content; advances *p. Definite lengths only. */
+static int tlv(const unsigned char **p, size_t *left, int *tag, int *cls,
+               const unsigned char **content, size_t *clen)
+{
+    const unsigned char *q = *p;
+    long len;
+    int r = ASN1_get_object(&q, &len, tag, cls, (long)*left);
+
+    if ((r & 0x80) != 0 || (r & 1) != 0 || (size_t)(q - *p) + (size_t)len > *left)
+        return 0;
+    *content = q;
+    *clen = (size_t)len;
+    *left -= (size_t)(q - *p) + (size_t)len;
+    *p = q + len;
+    return 1;
+}
+
+/* Appends a TLV header for len content bytes. */
+static unsigned char *put_head(unsigned char *p, int constructed, int len, int tag, int cls)
+{
+    ASN1_put_object(&p, constructed, len, tag, cls);
+    return p;
+}
+
+/* DER SEQUENCE { a, b } (the ProtectedPart) into a new buffer. */
+static unsigned char *seq2(const unsigned char *a, size_t alen, const unsigned char *b,
+                           size_t blen, size_t *outlen)
+{
+    int n = (int)(alen + blen), total = ASN1_object_size(1, n, V_ASN1_SEQUENCE);
+    unsigned char *buf, *p;
+
+    if (total <= 0 || (buf = OPENSSL_malloc((size_t)total)) == NULL)
+        return NULL;
+    p = put_head(buf, 1, n, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+    memcpy(p, a, alen);
+    memcpy(p + alen, b, blen);
+    *outlen = (size_t)total;
+    return buf;
+}
+
+typedef struct {
+    AF_CMP_HDR_VIEW *hdr;
+    const unsigned char *hdr_der, *body_der, *itavs;
+    size_t hdr_len, body_len, itavs_len;
+    ASN1_BIT_STRING *protection;
+    OSSL_CRMF_PBMPARAMETER *pbmp;
+} fast_req;
+
+static void fast_req_clear(fast_req *f)
+{
+    af_cmp_hdr_view_free(f->hdr);
+    ASN1_BIT_STRING_free(f->protection);
+    OSSL_CRMF_PBMPARAMETER_free(f->pbmp);
+}
+
+/* Splits a PBM-protected genm; 0 when it is anything else (then OpenSSL's path decides). */
+static int fast_parse(const unsigned char *in, size_t inlen, fast_req *f)
+{
+    const unsigned char *p = in, *msg, *c;
+    size_t left = inlen, mlen, clen;
+    int tag, cls;
+    const ASN1_OBJECT *aoid;
+    const void *pval;
+    int ptype;
+    long pvno;
+
+    memset(f, 0, sizeof(*f));
+    if (!tlv(&p, &left, &tag, &cls, &msg, &mlen) || left != 0 || tag != V_ASN1_SEQUENCE)
+        return 0;
+    p = msg;
+    left = mlen;
+    f->hdr_der = p;
+    if (!tlv(&p, &left, &tag, &cls, &c, &clen) || tag != V_ASN1_SEQUENCE)
+        return 0;
+    f->hdr_len = (size_t)(p - f->hdr_der);
+    f->body_der = p;
+    if (!tlv(&p, &left, &tag, &cls, &c, &clen) || cls != V_ASN1_CONTEXT_SPECIFIC
+        || tag != PKIBODY_GENM)
+        return 0;
+    f->body_len = (size_t)(p - f->body_der);
+    /* genm content: SEQUENCE OF InfoTypeAndValue */
+    if (!tlv(&c, &clen, &tag, &cls, &f->itavs, &f->itavs_len) || clen != 0
+        || tag != V_ASN1_SEQUENCE)
+        return 0;
+    /* protection [0] BIT STRING; extraCerts [1] may follow and are not looked at */
+    if (!tlv(&p, &left, &tag, &cls, &c, &clen) || cls != V_ASN1_CONTEXT_SPECIFIC || tag != 0
+        || (f->protection = d2i_ASN1_BIT_STRING(NULL, &c, (long)clen)) == NULL)
+        return 0;
+    if ((f->hdr = af_cmp_hdr_view_d2i(f->hdr_der, f->hdr_len)) == NULL)
+        return 0;
+    pvno = ASN1_INTEGER_get(f->hdr->pvno);
+    if ((pvno != 2 && pvno != 3) || f->hdr->protectionAlg == NULL
+        || f->hdr->transactionID == NULL || ASN1_STRING_length(f->hdr->transactionID) <= 0
+        || f->hdr->senderNonce == NULL || ASN1_STRING_length(f->hdr->senderNonce) <= 0)
+        return 0;
+    X509_ALGOR_get0(&aoid, &ptype, &pval, f->hdr->protectionAlg);
+    if (OBJ_obj2nid(aoid) != NID_id_PasswordBasedMAC || ptype != V_ASN1_SEQUENCE)
+        return 0;
+    f->pbmp = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(OSSL_CRMF_PBMPARAMETER),
+                                        f->hdr->protectionAlg->parameter);
+    return f->pbmp != NULL;
+}
+
+/* The nonce request among the genm's ITAVs: 1 found (req set), 0 failure (c says why). */
+static int fast_request(cmp_call *c, const fast_req *f, AF_NONCE_REQ **req)
+{
+    const char *want = af_nonce_profile_get0_oid(c->prof, AF_NONCE_OID_CMP_REQUEST);
+    ASN1_OBJECT *want_obj = OBJ_txt2obj(want, 1), *type = NULL;
+    const unsigned char *p = f->itavs, *item = NULL, *q, *ic;
+    size_t left = f->itavs_len, item_len = 0, iclen;
+    AF_NONCE_CODEC *codec = NULL;
+    int tag, cls, found = 0, ok = 0;
+
+    *req = NULL;
+    while (want_obj != NULL && left > 0) {
+        const unsigned char *start = p;
+
+        if (!tlv(&p, &left, &tag, &cls, &ic, &iclen) || tag != V_ASN1_SEQUENCE) {
+            AF_ERR(AF_R_NONCE_DECODE, "genm: malformed InfoTypeAndValue");
+            call_fail(c, OSSL_CMP_PKIFAILUREINFO_badDataFormat, "genm");
+            goto end;
+        }
+        q = ic;
+        if ((type = d2i_ASN1_OBJECT(NULL, &q, (long)iclen)) == NULL) {
+            AF_ERR(AF_R_NONCE_DECODE, "genm: InfoTypeAndValue without infoType");
+            call_fail(c, OSSL_CMP_PKIFAILUREINFO_badDataFormat, "genm");
+            goto end;
+        }
+        if (OBJ_cmp(type, want_obj) == 0) {
+            if (found++) {
+                AF_ERR(AF_R_NONCE_SHAPE, "more than one %s ITAV", want);
+                call_fail(c, OSSL_CMP_PKIFAILUREINFO_badRequest, "genm");
+                goto end;
+            }
+            item = start;
+            item_len = (size_t)(p - start);
+            if (q == ic + iclen) /* no infoValue: the empty request (5.1) */
+                item = NULL;
+        }
+        ASN1_OBJECT_free(type);
+        type = NULL;
+    }
+    if (!found) {
+        AF_ERR(AF_R_NONCE_MISSING, "genm carries no nonce request (infoType %s, profile %s)",
+               want, af_nonce_profile_get0_name(c->prof));
+        call_fail(c, OSSL_CMP_PKIFAILUREINFO_badRequest, "genm");
+        goto end;
+    }
+    if (item == NULL) {
+        ok = (*req = empty_request()) != NULL;
+        if (!ok)
+            call_fail(c, OSSL_CMP_PKIFAILUREINFO_systemFailure, "genm");
+        goto end;
+    }
+    if ((codec = af_nonce_codec_new()) == NULL) {
+        call_fail(c, OSSL_CMP_PKIFAILUREINFO_systemFailure, "genm");
+        goto end;
+    }
+    af_nonce_codec_set_lenient(codec, af_ra_get_lenient(c->ra));
+    if (!af_nonce_req_decode(req, c->prof, AF_NONCE_FMT_ITAV, codec, item, item_len)) {
+        call_fail(c, fail_bit_for(ERR_peek_last_error()), "nonce request");
+        goto end;
+    }
+    ok = 1;
+end:
+    ASN1_OBJECT_free(type);
+    ASN1_OBJECT_free(want_obj);
+    af_nonce_codec_free(codec);
+    return ok;
+}
+
+/* The answer: header (ours, bound to the request), body, PBM protection with the cached key. */
+static int fast_answer(cmp_call *c, const fast_req *f, const unsigned char *body, size_t blen,
+                       const pbm_key *k, AF_RA_HTTP_RESP *rs)
+{
+    static const unsigned char null_dn[] = {0xa4, 0x02, 0x30, 0x00}; /* directoryName, NULL-DN */
+    AF_CMP_HDR_VIEW *h = af_cmp_hdr_view_new();
+    unsigned char nonce[SENDER_NONCE_LEN], mac[32], *hder = NULL, *pp = NULL, *out, *w;
+    size_t hlen = 0, pplen = 0;
+    ASN1_STRING *raw = NULL;
+    ASN1_STRING *params = NULL;
+    int ok = 0, prot_len, msg_len, total;
+
+    if (h == NULL || RAND_bytes_ex(af_ra_get0_libctx(c->ra), nonce, sizeof(nonce), 0) <= 0)
+        goto end;
+    if (!ASN1_INTEGER_set(h->pvno, ASN1_INTEGER_get(f->hdr->pvno))
+        || (raw = ASN1_STRING_type_new(V_ASN1_OTHER)) == NULL
+        || !ASN1_STRING_set(raw, null_dn, sizeof(null_dn)))
+        goto end;
+    ASN1_TYPE_set(h->sender, V_ASN1_OTHER, raw);
+    raw = NULL;
+    ASN1_TYPE_free(h->recipient);
+    if ((h->recipient = ASN1_TYPE_new()) == NULL
+        || !ASN1_TYPE_set1(h->recipient, f->hdr->sender->type, f->hdr->sender->value.ptr))
+        goto end;
+    if ((h->messageTime = ASN1_GENERALIZEDTIME_set(NULL, time(NULL))) == NULL
+        || (h->protectionAlg = X509_ALGOR_new()) == NULL)
+        goto end;
+    /* the algorithm parameters are the PBMParameter SEQUENCE itself */
+    params = ASN1_STRING_new();
+    if (params == NULL || !ASN1_STRING_set(params, k->params, (int)k->params_len)
+        || !X509_ALGOR_set0(h->protectionAlg, OBJ_nid2obj(NID_id_PasswordBasedMAC),
+                            V_ASN1_SEQUENCE, params))
+        goto end;
+    params = NULL;
+    if (!af_cmp_view_set1_octets(&h->senderKID, (const unsigned char *)RA_REFERENCE,
+                                 strlen(RA_REFERENCE))
+        || !af_cmp_view_set1_octets(&h->transactionID,
+                                    ASN1_STRING_get0_data(f->hdr->transactionID),
+                                    (size_t)ASN1_STRING_length(f->hdr->transactionID))
+        || !af_cmp_view_set1_octets(&h->senderNonce, nonce, sizeof(nonce))
+        || !af_cmp_view_set1_octets(&h->recipNonce, ASN1_STRING_get0_data(f->hdr->senderNonce),
+                                    (size_t)ASN1_STRING_length(f->hdr->senderNonce)))
+        goto end;
+    if ((hlen = af_cmp_hdr_view_i2d(h, &hder)) == 0
+        || (pp = seq2(hder, hlen, body, blen, &pplen)) == NULL
+        || !hmac_sha256(af_ra_get0_libctx(c->ra), k->key, pp, pplen, mac))
+        goto end;
+    /* PKIMessage ::= SEQUENCE { header, body, [0] BIT STRING (MAC, no unused bits) } */
+    prot_len = ASN1_object_size(1, ASN1_object_size(0, 1 + (int)sizeof(mac), V_ASN1_BIT_STRING), 0);
+    msg_len = (int)(hlen + blen) + prot_len;
+    total = ASN1_object_size(1, msg_len, V_ASN1_SEQUENCE);
+    if ((out = OPENSSL_malloc((size_t)total)) == NULL)
+        goto end;
+    w = put_head(out, 1, msg_len, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+    memcpy(w, hder, hlen);
+    w += hlen;
+    memcpy(w, body, blen);
+    w += blen;
+    w = put_head(w, 1, ASN1_object_size(0, 1 + (int)sizeof(mac), V_ASN1_BIT_STRING), 0,
+                 V_ASN1_CONTEXT_SPECIFIC);
+    w = put_head(w, 0, 1 + (int)sizeof(mac), V_ASN1_BIT_STRING, V_ASN1_UNIVERSAL);
+    *w++ = 0;
+    memcpy(w, mac, sizeof(mac));
+    rs->status = 200;
+    snprintf(rs->content_type, sizeof(rs->content_type), "%s", CMP_MEDIA_TYPE);
+    rs->body = out;
+    rs->body_len = (size_t)total;
+    ok = 1;
+end:
+    ASN1_STRING_free(raw);
+    ASN1_STRING_free(params);
+    OPENSSL_free(hder);
+    OPENSSL_free(pp);
+    af_cmp_hdr_view_free(h);
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return ok;
+}
+
+/* 1 when the request was answered here (genp or error), 0 to take OpenSSL's path. */
+static int fast_genm(cmp_call *c, AF_RA_HTTP_RESP *rs)
+{
+    const AF_RA_HTTP_REQ *rq = c->rq;
+    size_t slen, pplen = 0, blen = 0, mlen = 0;
+    const unsigned char *secret = af_ra_get0_cmp_secret(c->ra, &slen);
+    OSSL_LIB_CTX *libctx = af_ra_get0_libctx(c->ra);
+    unsigned char *pp = NULL, *mac = NULL, *body = NULL, *itav = NULL;
+    AF_NONCE_REQ *req = NULL;
+    AF_NONCE_RESP *resp = NULL;
+    fast_req f;
+    pbm_key k;
+    int handled = 0, good;
+
+    if (secret == NULL || !fast_parse(rq->body, rq->body_len, &f))
+        goto end;
+    if (!pbm_key_get(libctx, secret, slen, &k))
+        goto end;
+    /* the request's MAC, computed as OpenSSL computes it */
+    if ((pp = seq2(f.hdr_der, f.hdr_len, f.body_der, f.body_len, &pplen)) == NULL
+        || !OSSL_CRMF_pbm_new(libctx, NULL, f.pbmp, pp, pplen, secret, slen, &mac, &mlen))
+        goto end; /* e.g. an unsupported MAC algorithm: OpenSSL's path explains */
+    handled = 1;
+    good = (size_t)ASN1_STRING_length(f.protection) == mlen
+           && CRYPTO_memcmp(ASN1_STRING_get0_data(f.protection), mac, mlen) == 0;
+    if (!good) {
+        c->fail_bit = OSSL_CMP_PKIFAILUREINFO_badMessageCheck;
+        snprintf(c->why, sizeof(c->why), "request refused: wrong pbm value");
+    } else if (fast_request(c, &f, &req)
+               && issue(c, req, ASN1_STRING_get0_data(f.hdr->transactionID),
+                        (size_t)ASN1_STRING_length(f.hdr->transactionID), &resp)) {
+        size_t ilen;
+        int n;
+        unsigned char *w;
+
+        if (!af_nonce_resp_encode(resp, c->prof, AF_NONCE_FMT_ITAV, NULL, &itav, &ilen)) {
+            call_fail(c, OSSL_CMP_PKIFAILUREINFO_systemFailure, "genp");
+        } else {
+            /* genp [22] { SEQUENCE OF InfoTypeAndValue } */
+            n = ASN1_object_size(1, (int)ilen, V_ASN1_SEQUENCE);
+            blen = (size_t)ASN1_object_size(1, n, PKIBODY_GENP);
+            if ((body = OPENSSL_malloc(blen)) != NULL) {
+                w = put_head(body, 1, n, PKIBODY_GENP, V_ASN1_CONTEXT_SPECIFIC);
+                w = put_head(w, 1, (int)ilen, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+                memcpy(w, itav, ilen);
+            } else {
+                call_fail(c, OSSL_CMP_PKIFAILUREINFO_systemFailure, "genp");
+            }
+        }
+    }
+    if (body == NULL && (blen = af_cmp_error_body_der(c->fail_bit, c->why, &body)) == 0) {
+        handled = 0; /* cannot even say why: let OpenSSL's path answer */
+        goto end;
+    }
+    if (!fast_answer(c, &f, body, blen, &k, rs)) {
+        handled = 0;
+        goto end;
+    }
+    if (c->fail_bit >= 0)
+        snprintf(rs->log, sizeof(rs->log), "cmp %s: error %s: %s",
+                 af_nonce_profile_get0_name(c->prof), fail_name(c->fail_bit), c->why);
+    else
+        snprintf(rs->log, sizeof(rs->log), "cmp %s: genp, nonce of %zu bytes",
+                 af_nonce_profile_get0_name(c->prof), c->issued);
+end:
+    if (!handled)
+        c->fail_bit = -1;
+    OPENSSL_cleanse(&k, sizeof(k));
+    fast_req_clear(&f);
+    OPENSSL_free(pp);
+    OPENSSL_free(mac);
+    OPENSSL_free(body);
+    OPENSSL_free(itav);
+    af_nonce_req_free(req);
+    af_nonce_resp_free(resp);
+    return handled;
+}
+
 int af_ra_cmp_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP *rs)
 {
     cmp_call c;
@@ -360,6 +832,10 @@ int af_ra_cmp_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP *rs)
                     rq->body_len == 0 ? "empty" : "oversize");
         goto done;
     }
+    if (fast_genm(&c, rs))
+        goto done;
+    ERR_set_mark(); /* fast path leftovers */
+    ERR_pop_to_mark();
     p = rq->body;
     req = d2i_OSSL_CMP_MSG(NULL, &p, (long)rq->body_len);
     if (req == NULL || p != rq->body + rq->body_len) {

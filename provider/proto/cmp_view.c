@@ -113,32 +113,74 @@ int af_cmp_view_set1_octets(ASN1_OCTET_STRING **field, const unsigned char *data
     return 1;
 }
 
-int af_cmp_view_set_error_body(AF_CMP_MSG_VIEW *v, int fail_bit, const char *text)
+size_t af_cmp_error_body_der(int fail_bit, const char *text, unsigned char **out)
 {
     AF_CMP_ERRMSG *em = AF_CMP_ERRMSG_new();
-    unsigned char *der = NULL;
-    ASN1_STRING *raw = NULL;
-    int len, ok = 0;
+    int len = 0;
 
-    if (em == NULL)
-        goto end;
-    OSSL_CMP_PKISI_free(em->status);
-    em->status = OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_rejection, 1 << fail_bit, text);
-    if (em->status == NULL)
-        goto end;
-    len = ASN1_item_i2d((ASN1_VALUE *)em, &der, ASN1_ITEM_rptr(AF_CMP_ERRBODY));
-    if (len <= 0 || (raw = ASN1_STRING_type_new(V_ASN1_OTHER)) == NULL)
-        goto end;
-    ASN1_STRING_set0(raw, der, len);
-    der = NULL;
-    ASN1_TYPE_set(v->body, V_ASN1_OTHER, raw);
-    ok = 1;
-end:
-    if (!ok)
-        AF_ERR(AF_R_INTERNAL, "cannot build the CMP error body");
-    OPENSSL_free(der);
+    *out = NULL;
+    if (em != NULL) {
+        OSSL_CMP_PKISI_free(em->status);
+        em->status = OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_rejection, 1 << fail_bit, text);
+        if (em->status != NULL)
+            len = ASN1_item_i2d((ASN1_VALUE *)em, out, ASN1_ITEM_rptr(AF_CMP_ERRBODY));
+    }
     AF_CMP_ERRMSG_free(em);
-    return ok;
+    if (len <= 0) {
+        AF_ERR(AF_R_INTERNAL, "cannot build the CMP error body");
+        return 0;
+    }
+    return (size_t)len;
+}
+
+int af_cmp_view_set_error_body(AF_CMP_MSG_VIEW *v, int fail_bit, const char *text)
+{
+    unsigned char *der = NULL;
+    size_t len = af_cmp_error_body_der(fail_bit, text, &der);
+    ASN1_STRING *raw;
+
+    if (len == 0)
+        return 0;
+    if ((raw = ASN1_STRING_type_new(V_ASN1_OTHER)) == NULL) {
+        OPENSSL_free(der);
+        AF_ERR(AF_R_MALLOC, "CMP error body");
+        return 0;
+    }
+    ASN1_STRING_set0(raw, der, (int)len);
+    ASN1_TYPE_set(v->body, V_ASN1_OTHER, raw);
+    return 1;
+}
+
+AF_CMP_HDR_VIEW *af_cmp_hdr_view_new(void)
+{
+    return (AF_CMP_HDR_VIEW *)ASN1_item_new(ASN1_ITEM_rptr(AF_CMP_HDR_VIEW));
+}
+
+void af_cmp_hdr_view_free(AF_CMP_HDR_VIEW *h)
+{
+    ASN1_item_free((ASN1_VALUE *)h, ASN1_ITEM_rptr(AF_CMP_HDR_VIEW));
+}
+
+AF_CMP_HDR_VIEW *af_cmp_hdr_view_d2i(const unsigned char *der, size_t len)
+{
+    const unsigned char *p = der;
+    AF_CMP_HDR_VIEW *h;
+
+    h = (AF_CMP_HDR_VIEW *)ASN1_item_d2i(NULL, &p, (long)len, ASN1_ITEM_rptr(AF_CMP_HDR_VIEW));
+    if (h != NULL && p != der + len) {
+        af_cmp_hdr_view_free(h);
+        h = NULL;
+    }
+    return h;
+}
+
+size_t af_cmp_hdr_view_i2d(const AF_CMP_HDR_VIEW *h, unsigned char **out)
+{
+    int len;
+
+    *out = NULL;
+    len = ASN1_item_i2d((ASN1_VALUE *)h, out, ASN1_ITEM_rptr(AF_CMP_HDR_VIEW));
+    return len > 0 ? (size_t)len : 0;
 }
 
 int af_cmp_msg_get_sender_nonce(const OSSL_CMP_MSG *msg, unsigned char *buf, size_t bufsize,

@@ -57,6 +57,14 @@ OSSL_CMP_MSG *af_cmp_view_to_msg(const AF_CMP_MSG_VIEW *v);
 int af_cmp_view_set1_octets(ASN1_OCTET_STRING **field, const unsigned char *data, size_t len);
 /* Replaces the body with error [23] {PKIStatusInfo {rejection, statusString text, failInfo bit}}. */
 int af_cmp_view_set_error_body(AF_CMP_MSG_VIEW *v, int fail_bit, const char *text);
+/* The header alone (the server's fast path builds and reads headers without a whole message). */
+AF_CMP_HDR_VIEW *af_cmp_hdr_view_new(void);
+void af_cmp_hdr_view_free(AF_CMP_HDR_VIEW *h);
+AF_CMP_HDR_VIEW *af_cmp_hdr_view_d2i(const unsigned char *der, size_t len);
+/* DER of the header into a new buffer *out (OPENSSL_free); returns the length, 0 on error. */
+size_t af_cmp_hdr_view_i2d(const AF_CMP_HDR_VIEW *h, unsigned char **out);
+/* DER of an error body [23] ErrorMsgContent {rejection, text, failInfo bit}; length, 0 on error. */
+size_t af_cmp_error_body_der(int fail_bit, const char *text, unsigned char **out);
 /* An OSSL_CMP_MSG's senderNonce (copied into buf, at most bufsize bytes); 0 when absent. */
 int af_cmp_msg_get_sender_nonce(const OSSL_CMP_MSG *msg, unsigned char *buf, size_t bufsize,
                                 size_t *len);
