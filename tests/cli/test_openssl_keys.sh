@@ -92,6 +92,16 @@ expect_ok "pkeyutl -sign" openssl pkeyutl -sign -inkey "$uri" -in msg.dgst -out 
 expect_ok "pkeyutl -verify" openssl pkeyutl -verify -pubin -inkey mykey.pub -in msg.dgst -sigfile msg.psig
 grep -q "Signature Verified Successfully" out.txt && ok "pkeyutl verified" || bad "pkeyutl verify text"
 
+# ---- PIN from the passphrase callback or the URI (configuration without pin-source) ----------------
+grep -v '^pin-source' "$OPENSSL_CONF" >nopin.cnf
+expect_ok "PIN through -passin (URI key)" env OPENSSL_CONF="$work/nopin.cnf" \
+    openssl req -new -key "$uri" -passin "file:$AF_TEST_TOKEN_DIR/pin" -subj /CN=p -out p1.csr
+expect_ok "PIN through -passin (key file)" env OPENSSL_CONF="$work/nopin.cnf" \
+    openssl req -new -key mykey.pem -passin "file:$AF_TEST_TOKEN_DIR/pin" -subj /CN=p -out p2.csr
+expect_ok "PIN through pin-source in the URI" env OPENSSL_CONF="$work/nopin.cnf" \
+    openssl req -new -key "$uri?pin-source=file:$AF_TEST_TOKEN_DIR/pin" -subj /CN=p -out p3.csr
+expect_ok "req -verify (PIN variants)" openssl req -in p3.csr -verify -noout
+
 # ---- RSA 2048: PKCS#1 v1.5 and PSS ---------------------------------------------------------------
 expect_ok "genpkey RSA 2048 into the token" \
     openssl genpkey -propquery provider=attfresh -algorithm RSA -pkeyopt bits:2048 \
