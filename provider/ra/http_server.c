@@ -32,6 +32,7 @@
 #define SRV_SWEEP_INTERVAL_MS 200
 #define SRV_SWEEP_WORK 65536
 #define SRV_MAX_CHAIN 8
+#define SRV_CONN_MEMORY (16 * 1024)
 
 typedef struct af_ra_listener_st {
     AF_RA_SERVER *srv;
@@ -599,7 +600,7 @@ static int start_listener(AF_RA_SERVER *srv, AF_RA_LISTENER *l, const char *addr
     size_t keylen = 0;
     int p11 = 0, ok = 0;
     const union MHD_DaemonInfo *di;
-    struct MHD_OptionItem ops[12];
+    struct MHD_OptionItem ops[14];
     size_t nops = 0;
 
 #define OPT(o, v, p) ops[nops++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)}
@@ -639,6 +640,9 @@ static int start_listener(AF_RA_SERVER *srv, AF_RA_LISTENER *l, const char *addr
     OPT(MHD_OPTION_THREAD_POOL_SIZE, srv->cfg.threads, NULL);
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.timeout_s, NULL);
     OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, l);
+    /* MHD clears a connection's whole pool between requests; our requests and answers are small,
+     * so 16 KiB (headers; bodies go through the upload callback) instead of its 32 KiB. */
+    OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SRV_CONN_MEMORY, NULL);
     if (tls && p11) {
         OPT(MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)tls_p11_cert_cb);
     } else if (tls) {
