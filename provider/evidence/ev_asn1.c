@@ -78,7 +78,7 @@ ASN1_VALUE *af_ev_d2i_strict(const ASN1_ITEM *it, const unsigned char *der, size
     v = ASN1_item_d2i(NULL, &p, (long)len, it);
     ERR_pop_to_mark(); /* OpenSSL's nested-error trail says less than our one line */
     if (v == NULL) {
-        AF_ERR(AF_R_EVIDENCE_DECODE, "%s: not a valid %s", what, it->sname);
+        AF_ERR(AF_R_EVIDENCE_DECODE, "%s: malformed DER (truncated, wrong tags or types)", what);
         return NULL;
     }
     if ((size_t)(p - der) != len) {

@@ -48,17 +48,20 @@ AF_EVIDENCE *af_evidence_from_der(const unsigned char *der, size_t len)
         AF_ERR(AF_R_TOO_LARGE, "Evidence of %zu bytes (at most %d)", len, AF_EVIDENCE_MAX_DER);
         return NULL;
     }
+    /* The module's EXPLICIT [0] reading first, then the IMPLICIT one of the reference code (see
+     * the template comment); when both fail, the first attempt's error is the one reported. */
+    ERR_set_mark();
     ev = (AF_EVIDENCE *)af_ev_d2i_strict(ASN1_ITEM_rptr(AF_EVIDENCE), der, len, "Evidence");
     if (ev == NULL) {
-        /* The IMPLICIT [0] reading of intermediateCertificates (see the template comment). */
-        unsigned long first = ERR_peek_last_error();
-
+        ERR_set_mark();
         ev = (AF_EVIDENCE *)af_ev_d2i_strict(ASN1_ITEM_rptr(AF_EVIDENCE_IMP), der, len, "Evidence");
-        if (ev == NULL)
+        ERR_pop_to_mark();
+        if (ev == NULL) {
+            ERR_clear_last_mark();
             return NULL;
-        (void)first;
-        ERR_clear_error();
+        }
     }
+    ERR_pop_to_mark();
     if (!within_bounds(ev)) {
         af_evidence_free(ev);
         return NULL;
