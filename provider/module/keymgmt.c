@@ -47,7 +47,7 @@ static void *km_load(const void *reference, size_t reference_sz)
 
     if (reference == NULL || reference_sz != sizeof(AF_KEY *))
         return NULL;
-    key = *(AF_KEY *const *)reference;
+    memcpy(&key, reference, sizeof(key)); /* the bytes may have been copied to any alignment */
     af_key_up_ref(key);
     return key;
 }
