@@ -10,6 +10,7 @@
 #include "attfresh/err.h"
 #include "attfresh/evidence.h"
 #include "attfresh/oids.h"
+#include "attfresh/ra.h"
 #include "evidence/ev_local.h"
 #include "testutil.h"
 
@@ -988,6 +989,99 @@ static void test_nonce_consumed_last(void)
     af_evidence_free(ev);
 }
 
+/* The RA's glue: the verifier's nonce callback consumes from the real nonce store (memory
+ * backend, test clock), bound to this transaction. */
+typedef struct {
+    AF_NONCE_STORE *store;
+    const char *binding;
+} ra_nonce;
+
+static uint64_t test_now_ms;
+
+static uint64_t test_clock(void *arg)
+{
+    (void)arg;
+    return test_now_ms;
+}
+
+static int ra_consume(const unsigned char *nonce, size_t len, void *arg, char *why, size_t size)
+{
+    ra_nonce *ra = arg;
+
+    if (af_nonce_store_consume(ra->store, nonce, len, (const unsigned char *)ra->binding,
+                               strlen(ra->binding)) == AF_NONCE_OK)
+        return 1;
+    af_err_line(why, (unsigned long)size);
+    return 0;
+}
+
+static void expect_nonce(X509_REQ *req, ra_nonce *ra, const char *what)
+{
+    AF_VERIFY *v = af_verify_new(NULL, NULL);
+    AF_POLICY *p = af_policy_new();
+    AF_CHECKS *c = af_checks_new();
+
+    CU_ASSERT_TRUE(af_verify_add1_trust(v, ca_cert));
+    CU_ASSERT_TRUE(parse(p, "missing = accept"));
+    CU_ASSERT_TRUE(af_verify_set_policy(v, p));
+    af_verify_set_nonce_cb(v, ra_consume, ra);
+    af_csr_verify(v, req, c);
+    if (what == NULL) {
+        CU_ASSERT_TRUE(af_checks_passed(c));
+    } else {
+        CU_ASSERT_FALSE(af_checks_passed(c));
+        CU_ASSERT_EQUAL(status_of(c, AF_CHECK_NONCE), AF_CHECK_FAIL);
+        CU_ASSERT_PTR_NOT_NULL(strstr(detail_of(c, AF_CHECK_NONCE), what));
+        if (strstr(detail_of(c, AF_CHECK_NONCE), what) == NULL)
+            fprintf(stderr, "\nexpected '%s', got '%s'\n", what, detail_of(c, AF_CHECK_NONCE));
+    }
+    af_checks_free(c);
+    af_policy_free(p);
+    af_verify_free(v);
+}
+
+static void test_ra_nonce_store(void)
+{
+    AF_NONCE_STORE_CONFIG cfg;
+    AF_NONCE_STORE *store;
+    ra_nonce tx1 = {NULL, "transaction-1"}, tx2 = {NULL, "transaction-2"};
+    AF_EVIDENCE *ev = make_evidence(ak_key, ak_cert, subj_key, NONCE);
+    AF_EVIDENCE *ev2 = make_evidence(ak_key, ak_cert, subj_key, OTHER_NONCE);
+    X509_REQ *req = make_csr(subj_key, ev), *req2 = make_csr(subj_key, ev2);
+
+    test_now_ms = 1700000000000ull;
+    af_nonce_store_config_init(&cfg);
+    cfg.clock = test_clock;
+    store = af_nonce_store_new(&cfg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(store);
+    tx1.store = tx2.store = store;
+    CU_ASSERT_EQUAL(af_nonce_store_issue(store, NONCE, sizeof(NONCE),
+                                         (const unsigned char *)tx1.binding, strlen(tx1.binding),
+                                         (const unsigned char *)"client", 6, 300, NULL),
+                    AF_NONCE_OK);
+    /* nonce from another transaction: refused, and not used up */
+    expect_nonce(req, &tx2, "another transaction");
+    /* the right transaction: accepted once */
+    expect_nonce(req, &tx1, NULL);
+    /* used twice */
+    expect_nonce(req, &tx1, "already used");
+    /* a nonce this RA never issued */
+    expect_nonce(req2, &tx1, "not issued");
+    /* expired */
+    CU_ASSERT_EQUAL(af_nonce_store_issue(store, OTHER_NONCE, sizeof(OTHER_NONCE),
+                                         (const unsigned char *)tx1.binding, strlen(tx1.binding),
+                                         (const unsigned char *)"client", 6, 300, NULL),
+                    AF_NONCE_OK);
+    test_now_ms += 301 * 1000;
+    expect_nonce(req2, &tx1, "expired");
+    ERR_clear_error();
+    af_nonce_store_free(store);
+    X509_REQ_free(req);
+    X509_REQ_free(req2);
+    af_evidence_free(ev);
+    af_evidence_free(ev2);
+}
+
 static void test_checks_json(void)
 {
     AF_CHECKS *c = af_checks_new();
@@ -1048,4 +1142,5 @@ AF_TEST_MAIN(
     {"intermediateCertificates EXPLICIT and IMPLICIT", test_intermediates_both_forms},
     {"earlier layout reported", test_earlier_layout},
     {"nonce consumed only when all else passed", test_nonce_consumed_last},
+    {"RA nonce store: other transaction, used twice, unknown, expired", test_ra_nonce_store},
     {"check list JSON", test_checks_json}, {"builder argument errors", test_builder_arguments})
