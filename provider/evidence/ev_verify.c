@@ -195,6 +195,13 @@ static int element_rules(const AF_EV_ELEMENT *e, int elem, int idx, char *why, s
                      c->value == NULL ? "has no value" : "has the wrong type", ASN1_tag2str(tag));
             return 0;
         }
+        if (tag == V_ASN1_GENERALIZEDTIME &&
+            (ASN1_STRING_length(c->value->value.generalizedtime) != 15 ||
+             !ASN1_GENERALIZEDTIME_check(c->value->value.generalizedtime))) {
+            snprintf(why, whysize, "element %d: claim %s is not a YYYYMMDDHHMMSSZ time", idx,
+                     sn(id));
+            return 0;
+        }
         if (id == AF_OID_EV_PF_FIPSLEVEL) {
             int64_t l = 0;
 

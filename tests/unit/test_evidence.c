@@ -625,6 +625,20 @@ static void test_repeated_claim(void)
     af_evidence_free(ev);
 }
 
+static void test_bad_timestamp(void)
+{
+    AF_EVIDENCE *ev = make_evidence(ak_key, ak_cert, subj_key, NONCE);
+    AF_EV_ELEMENT *tx = element(ev, AF_OID_EV_ELEM_TRANSACTION);
+    AF_EV_CLAIM *ts = sk_AF_EV_CLAIM_value(tx->claims, 1);
+
+    CU_ASSERT_TRUE_FATAL(af_ev_obj_is(ts->type, AF_OID_EV_TX_TIMESTAMP));
+    /* fractional seconds: a valid GeneralizedTime, but not the profile's form */
+    CU_ASSERT_TRUE(ASN1_STRING_set(ts->value->value.generalizedtime, "20260101120000.5Z", -1));
+    CU_ASSERT_TRUE(resign(ev, ak_key));
+    expect_failure(ev, ca_cert, NONCE, NULL, AF_CHECK_EVIDENCE_RULES, "YYYYMMDDHHMMSSZ");
+    af_evidence_free(ev);
+}
+
 static void test_wrong_version(void)
 {
     AF_EVIDENCE *ev = make_evidence(ak_key, ak_cert, subj_key, NONCE);
@@ -1133,7 +1147,9 @@ AF_TEST_MAIN(
     {"reject: two transaction elements", test_two_transactions},
     {"reject: key element without identifier", test_key_without_identifier},
     {"reject: duplicate key identifier", test_duplicate_identifier},
-    {"reject: repeated claim", test_repeated_claim}, {"reject: version 2", test_wrong_version},
+    {"reject: repeated claim", test_repeated_claim},
+    {"reject: timestamp not YYYYMMDDHHMMSSZ", test_bad_timestamp},
+    {"reject: version 2", test_wrong_version},
     {"policy: extractable key under the default policy", test_policy},
     {"policy file errors", test_policy_file_errors},
     {"reject: CSR with two attestation attributes", test_two_attributes},
