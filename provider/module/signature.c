@@ -149,12 +149,13 @@ static int ascii_casecmp(const char *a, const char *b)
 
 static int digest_slot(const char *name)
 {
+    static const int order[AF_KEY_MD_SLOTS] = {2, 3, 4, 1, 0}; /* most used first */
     int i, j;
 
     for (i = 0; i < AF_KEY_MD_SLOTS; i++)
-        for (j = 0; j < 3 && digests[i].names[j] != NULL; j++)
-            if (ascii_casecmp(name, digests[i].names[j]) == 0)
-                return i;
+        for (j = 0; j < 3 && digests[order[i]].names[j] != NULL; j++)
+            if (ascii_casecmp(name, digests[order[i]].names[j]) == 0)
+                return order[i];
     return -1;
 }
 
