@@ -45,6 +45,7 @@ int af_ca_set_profile(AF_CA *ca, af_ca_profile profile);
 /* "client", "server", "device"; 0 for an unknown name. */
 int af_ca_set_profile_name(AF_CA *ca, const char *name);
 X509 *af_ca_get0_cert(const AF_CA *ca);
+EVP_PKEY *af_ca_get0_key(const AF_CA *ca);
 
 /* Issues a certificate for pub with the given subject: random positive 128-bit serial, notBefore
  * = now - 5 minutes, basicConstraints CA:FALSE, SKI/AKI, KU/EKU by profile, and of the requested

@@ -148,6 +148,11 @@ X509 *af_ca_get0_cert(const AF_CA *ca)
     return ca != NULL ? ca->cert : NULL;
 }
 
+EVP_PKEY *af_ca_get0_key(const AF_CA *ca)
+{
+    return ca != NULL ? ca->key : NULL;
+}
+
 /* A positive serial of CA_SERIAL_BYTES random bytes (RFC 5280: at most 20 octets, unique). */
 static int set_random_serial(AF_CA *ca, X509 *x)
 {
