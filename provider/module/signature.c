@@ -2,6 +2,7 @@
  * r||s turned into DER), RSA PKCS#1 v1.5 (CKM_RSA_PKCS on a DigestInfo) and PSS (CKM_RSA_PKCS_PSS),
  * Ed25519 (CKM_EDDSA, one-shot). Verification runs in software on the key's public half.
  * Steady state per signature: a pooled session, the cached handle, C_SignInit + C_Sign. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/asn1.h>
@@ -224,9 +225,13 @@ static int sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         if (!rsa_only(ctx, "padding mode"))
             return 0;
         if (p->data_type == OSSL_PARAM_UTF8_STRING) {
-            if (strcmp(p->data, OSSL_PKEY_RSA_PAD_MODE_PKCSV15) == 0)
+            const char *v = NULL;
+
+            if (!OSSL_PARAM_get_utf8_string_ptr(p, &v))
+                return 0;
+            if (strcmp(v, OSSL_PKEY_RSA_PAD_MODE_PKCSV15) == 0)
                 pad = RSA_PKCS1_PADDING;
-            else if (strcmp(p->data, OSSL_PKEY_RSA_PAD_MODE_PSS) == 0)
+            else if (strcmp(v, OSSL_PKEY_RSA_PAD_MODE_PSS) == 0)
                 pad = RSA_PKCS1_PSS_PADDING;
         } else if (!OSSL_PARAM_get_int(p, &pad)) {
             return 0;
@@ -245,14 +250,26 @@ static int sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         if (!rsa_only(ctx, "PSS salt length"))
             return 0;
         if (p->data_type == OSSL_PARAM_UTF8_STRING) {
-            if (strcmp(p->data, OSSL_PKEY_RSA_PSS_SALT_LEN_DIGEST) == 0)
+            const char *v = NULL;
+            char *end = NULL;
+            long n;
+
+            if (!OSSL_PARAM_get_utf8_string_ptr(p, &v))
+                return 0;
+            if (strcmp(v, OSSL_PKEY_RSA_PSS_SALT_LEN_DIGEST) == 0) {
                 sl = RSA_PSS_SALTLEN_DIGEST;
-            else if (strcmp(p->data, OSSL_PKEY_RSA_PSS_SALT_LEN_MAX) == 0)
+            } else if (strcmp(v, OSSL_PKEY_RSA_PSS_SALT_LEN_MAX) == 0) {
                 sl = RSA_PSS_SALTLEN_MAX;
-            else if (strcmp(p->data, OSSL_PKEY_RSA_PSS_SALT_LEN_AUTO) == 0)
+            } else if (strcmp(v, OSSL_PKEY_RSA_PSS_SALT_LEN_AUTO) == 0) {
                 sl = RSA_PSS_SALTLEN_AUTO;
-            else
-                sl = atoi(p->data);
+            } else {
+                n = strtol(v, &end, 10);
+                if (end == v || *end != '\0' || n < RSA_PSS_SALTLEN_MAX || n > 1024) {
+                    af_prov_raise(ctx->pc, AF_PR_BAD_PARAM, "bad PSS salt length '%s'", v);
+                    return 0;
+                }
+                sl = (int)n;
+            }
         } else if (!OSSL_PARAM_get_int(p, &sl)) {
             return 0;
         }
