@@ -123,9 +123,12 @@ int af_cmp_ctx_setup(OSSL_CMP_CTX *ctx, const AF_PROTO_OPTS *opts)
             goto end;
         }
     }
-    if (secret == NULL && key == NULL
-        && !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_UNPROTECTED_SEND, 1))
+    if (secret == NULL && key == NULL) {
+        /* RFC 9483 wants genm protected, and OpenSSL needs a sender identity anyway */
+        AF_ERR(AF_R_INVALID_ARGUMENT, "CMP: no protection: give a MAC secret (--secret-file or "
+               "--secret-env) with --ref, or --key with --cert");
         goto end;
+    }
     if (trusted != NULL) {
         if (!X509_STORE_up_ref(trusted))
             goto end;

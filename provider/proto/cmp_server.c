@@ -734,6 +734,7 @@ static int fast_genm(cmp_call *c, AF_RA_HTTP_RESP *rs)
     pbm_key k;
     int handled = 0, good;
 
+    memset(&f, 0, sizeof(f));
     if (secret == NULL || !fast_parse(rq->body, rq->body_len, &f))
         goto end;
     if (!pbm_key_get(libctx, secret, slen, &k))

@@ -383,14 +383,19 @@ int af_proto_load_certs(const char *path, STACK_OF(X509) **out)
     STACK_OF(X509) *sk = sk_X509_new_null();
     BIO *b;
     X509 *x;
+    int err;
 
     *out = NULL;
     if (sk == NULL) {
         AF_ERR(AF_R_MALLOC, "certificates");
         return 0;
     }
-    if ((b = BIO_new_file(path, "rb")) == NULL) {
-        AF_ERR(AF_R_IO, "cannot open certificate file %s: %s", path, strerror(errno));
+    ERR_set_mark();
+    b = BIO_new_file(path, "rb");
+    err = errno;
+    ERR_pop_to_mark(); /* our line below says it */
+    if (b == NULL) {
+        AF_ERR(AF_R_IO, "cannot open certificate file %s: %s", path, strerror(err));
         sk_X509_free(sk);
         return 0;
     }

@@ -195,6 +195,42 @@ expect_ok "within the rate" "$AF_CMD" nonce get --cmp "$url/.well-known/cmp" \
 expect_fail "rate limit hit" 'PKIFailureInfo: systemUnavail' \
     "$AF_CMD" nonce get --cmp "$url/.well-known/cmp" --secret-file mac.txt --ref station1
 
+# ---- signature protection: the station's key in the HSM, the RA's in a file ---------------------
+pem() { OPENSSL_CONF=/dev/null openssl "$@"; }
+pem req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+    -subj "/CN=cmp test CA $$" -days 1 -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=critical,keyCertSign,digitalSignature >/dev/null 2>&1
+pem req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key -out other.pem \
+    -subj "/CN=other CA $$" -days 1 >/dev/null 2>&1
+pem req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ra.key -out ra.csr \
+    -subj /CN=attfresh-ra >/dev/null 2>&1
+pem x509 -req -in ra.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out ra.pem \
+    -extfile <(echo keyUsage=critical,digitalSignature) >/dev/null 2>&1
+if env OPENSSL_CONF="$cnf" openssl genpkey -propquery provider=attfresh -algorithm EC \
+    -pkeyopt group:P-256 -pkeyopt "label:cmp$$" -out st-ref.pem >/dev/null 2>err.txt \
+    && env OPENSSL_CONF="$cnf" openssl req -new -key "pkcs11:object=cmp$$;type=private" \
+        -subj "/CN=station cmp$$" -out st.csr 2>>err.txt \
+    && pem x509 -req -in st.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out st.pem \
+        -extfile <(echo keyUsage=critical,digitalSignature) 2>>err.txt; then
+    ok "station key made in the token, certificate issued"
+else bad "station key in the token"; cat err.txt; fi
+start_serve sig --soft-rand --cmp-key ra.key --cmp-cert ra.pem --cmp-trust ca.pem \
+    --rate 1000 --burst 1000
+for i in 1 2; do
+    expect_ok "signature-protected genm by an HSM key, signed genp ($i)" env OPENSSL_CONF="$cnf" \
+        "$AF_CMD" nonce get --cmp "$url/.well-known/cmp" \
+        --key "pkcs11:object=cmp$$;type=private" --cert st.pem --trusted ca.pem --json
+done
+if jq -e '(.nonces[0].nonce | length) == 64' out.txt >/dev/null; then ok "signed exchange nonce"
+else bad "signed exchange output"; cat out.txt; fi
+expect_fail "genp signer not trusted" 'protection not accepted' env OPENSSL_CONF="$cnf" \
+    "$AF_CMD" nonce get --cmp "$url/.well-known/cmp" --key "pkcs11:object=cmp$$;type=private" \
+    --cert st.pem --trusted other.pem
+expect_fail "no protection chosen" 'no protection' \
+    "$AF_CMD" nonce get --cmp "$url/.well-known/cmp"
+expect_fail "missing --trusted file" 'cannot open certificate file nope.pem' \
+    "$AF_CMD" nonce get --cmp "$url/.well-known/cmp" --secret-file mac.txt --ref x --trusted nope.pem
+
 # ---- our client against the stock openssl cmp mock server ---------------------------------------
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout mock.key \
     -out mock.pem -subj /CN=mock -days 1 >/dev/null 2>&1
