@@ -19,6 +19,7 @@
 #include <openssl/objects.h>
 #include <openssl/rand.h>
 
+#include "attfresh/enroll.h"
 #include "attfresh/err.h"
 #include "attfresh/server.h"
 #include "proto_local.h"
@@ -26,6 +27,7 @@
 #define CMP_MEDIA_TYPE "application/pkixcmp"
 /* PKIBody choice numbers (RFC 9810 5.1.2); OpenSSL 3.0 keeps its names private */
 #define PKIBODY_ERROR 23
+#define PKIBODY_CERTCONF 24
 /* senderKID of PBM-protected answers */
 #define RA_REFERENCE "attfresh-ra"
 
@@ -37,6 +39,7 @@ typedef struct {
     int fail_bit; /* OSSL_CMP_PKIFAILUREINFO_* to answer, -1 = none chosen */
     char why[200];
     char first_error[160]; /* first error OpenSSL's server logged */
+    char enroll_log[200];   /* outcome of an ir/cr/p10cr or certConf */
     size_t issued; /* nonce length of the first item, for the log */
 } cmp_call;
 
@@ -226,6 +229,31 @@ end:
     return ok;
 }
 
+/* ir/cr/p10cr carrying the Evidence: the RA's enrollment decides (provider/ra/cmp_enroll.c). */
+static OSSL_CMP_PKISI *cert_request_cb(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *req,
+                                       int certReqId, const OSSL_CRMF_MSG *crm,
+                                       const X509_REQ *p10cr, X509 **certOut,
+                                       STACK_OF(X509) **chainOut, STACK_OF(X509) **caPubs)
+{
+    cmp_call *c = OSSL_CMP_SRV_CTX_get0_custom_ctx(srv_ctx);
+
+    if (chainOut != NULL)
+        *chainOut = NULL;
+    return af_ra_cmp_cert_request(c->ra, req, crm, p10cr, certOut, caPubs, c->enroll_log,
+                                  sizeof(c->enroll_log));
+}
+
+/* A certConf arrives in its own HTTP request, so the server keeps nothing to check it against;
+ * it is acknowledged (stations ask for implicit confirmation, which the RA grants). */
+static int cert_conf_cb(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *req, int certReqId,
+                        const ASN1_OCTET_STRING *certHash, const OSSL_CMP_PKISI *si)
+{
+    cmp_call *c = OSSL_CMP_SRV_CTX_get0_custom_ctx(srv_ctx);
+
+    snprintf(c->enroll_log, sizeof(c->enroll_log), "cmp certConf: acknowledged");
+    return 1;
+}
+
 /* failInfo for a failure OpenSSL's server found before our callback ran, from the first error it
  * logged ("<reason>[:<detail>]"). */
 static void fail_for_cmp(cmp_call *c)
@@ -281,7 +309,8 @@ static int configure(OSSL_CMP_SRV_CTX *srv, AF_RA *ra, cmp_call *c)
     X509 *cert = af_ra_get0_cmp_cert(ra);
     X509_STORE *trust = af_ra_get0_cmp_trust(ra);
 
-    if (!OSSL_CMP_SRV_CTX_init(srv, c, NULL, NULL, genm_cb, NULL, NULL, NULL)
+    if (!OSSL_CMP_SRV_CTX_init(srv, c, cert_request_cb, NULL, genm_cb, NULL, cert_conf_cb, NULL)
+        || !OSSL_CMP_SRV_CTX_set_grant_implicit_confirm(srv, 1)
         || !OSSL_CMP_CTX_set_log_cb(ctx, log_cb))
         return 0;
     secret = af_ra_get0_cmp_secret(ra, &slen);
@@ -849,6 +878,17 @@ int af_ra_cmp_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP *rs)
         answer_http(rs, 500, "cmp: %s", "cannot set up the CMP server context");
         goto done;
     }
+    if (OSSL_CMP_MSG_get_bodytype(req) == PKIBODY_CERTCONF) {
+        /* stateless: continue the request's own transaction (see cert_conf_cb) */
+        const ASN1_OCTET_STRING *tid =
+            OSSL_CMP_HDR_get0_transactionID(OSSL_CMP_MSG_get0_header(req));
+
+        if (tid != NULL
+            && !OSSL_CMP_CTX_set1_transactionID(OSSL_CMP_SRV_CTX_get0_cmp_ctx(srv), tid)) {
+            answer_http(rs, 500, "cmp: %s", "cannot set up the CMP server context");
+            goto done;
+        }
+    }
     current_call = &c;
     rsp = OSSL_CMP_SRV_process_request(srv, req);
     current_call = NULL;
@@ -866,6 +906,8 @@ int af_ra_cmp_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP *rs)
         rsp = rewrite_error(srv, req, rsp, &c);
         snprintf(rs->log, sizeof(rs->log), "cmp %s: error %s: %s",
                  af_nonce_profile_get0_name(c.prof), fail_name(c.fail_bit), c.why);
+    } else if (c.enroll_log[0] != '\0') {
+        snprintf(rs->log, sizeof(rs->log), "%s", c.enroll_log);
     } else {
         snprintf(rs->log, sizeof(rs->log), "cmp %s: genp, nonce of %zu bytes",
                  af_nonce_profile_get0_name(c.prof), c.issued);
