@@ -277,9 +277,14 @@ static int init_rand(AF_RA *ra, const AF_RA_CONFIG *cfg)
         return 0;
     }
     /* Draw once now so a missing token or wrong PIN stops the RA at start, not at the first
-     * client. */
-    if (!af_nonce_generate(probe, sizeof(probe), ra->rand, ra->libctx))
+     * client. The oldest error is the provider's own reason (token, PIN, CKR_); EVP's generic
+     * "generate error" comes after it. */
+    ERR_clear_error();
+    if (EVP_RAND_generate(ra->rand, probe, sizeof(probe), 0, 0, NULL, 0) != 1) {
+        af_err_line(why, sizeof(why));
+        AF_ERR(AF_R_CRYPTO, "the random generator %s cannot draw: %s", name, why);
         return 0;
+    }
     OPENSSL_cleanse(probe, sizeof(probe));
     return 1;
 }
