@@ -141,7 +141,7 @@ echo "response body: $size bytes from both (attfresh: a fresh nonce each time; n
 run() { # NAME URL -> "req/s non2xx"
     local out
     out=$(wrk -t"$wthreads" -c"$conns" -d"${dur}s" --latency "$2")
-    echo "$out" >>"$tmp/wrk.$1"
+    echo "$out" >"$tmp/wrk.$1"
     printf '%s %s\n' "$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")" \
         "$(awk '/Non-2xx or 3xx responses:/ { print $5 }' <<<"$out" | tr -d ' ')"
 }
@@ -166,6 +166,7 @@ printf '| nginx, static file | %.0f |\n' "$ng"
 printf '| attfresh serve EST /nonce (nonce from %s, stored, cookie) | %.0f |\n' "$rand" "$ra"
 echo
 echo "EST / nginx = $ratio % (target >= 50 %): $(awk -v r="$ratio" 'BEGIN { print (r >= 50) ? "met" : "NOT met" }')"
-echo "latency and details of each wrk run:"
-sed -n '/Latency Distribution/,/Requests\/sec/p' "$tmp/wrk.attfresh" | sed 's/^/  attfresh /' | tail -8
-sed -n '/Latency Distribution/,/Requests\/sec/p' "$tmp/wrk.nginx" | sed 's/^/  nginx    /' | tail -8
+echo "latency of the last run of each (wrk --latency):"
+for n in nginx attfresh; do
+    awk -v n="$n" '/Latency Distribution/ { on = 1 } on && /%/ { printf "  %-8s %s\n", n, $0 }' "$tmp/wrk.$n"
+done
