@@ -22,11 +22,41 @@
 /* Every setting, by its config key; options are "--<key>". A flag (no value) is a yes/no key
  * that an option switches on without an argument. */
 enum {
-    K_HTTP, K_HTTPS, K_TLS_CERT, K_TLS_KEY, K_TLS_PIN_FILE, K_CLIENT_CA, K_CMP_SECRET_FILE,
-    K_CMP_KEY, K_CMP_CERT, K_CMP_TRUST, K_PROFILE, K_NONCE_LEN, K_EXPIRY, K_SOFT_RAND, K_RAND,
-    K_RAND_PROPQ, K_REDIS, K_REDIS_PREFIX, K_REDIS_PASSWORD_FILE, K_MAX_OUTSTANDING,
-    K_MAX_PER_CLIENT, K_REMEMBER, K_RATE_LIMIT, K_RATE, K_BURST, K_EMPTY_TYPES, K_EMPTY_LABELS,
-    K_LENIENT, K_MAX_BODY, K_THREADS, K_TIMEOUT, K_EST_ON_HTTP, K_LOG, K_OPENSSL_CONF, K__COUNT
+    K_HTTP,
+    K_HTTPS,
+    K_TLS_CERT,
+    K_TLS_KEY,
+    K_TLS_PIN_FILE,
+    K_CLIENT_CA,
+    K_CMP_SECRET_FILE,
+    K_CMP_KEY,
+    K_CMP_CERT,
+    K_CMP_TRUST,
+    K_PROFILE,
+    K_NONCE_LEN,
+    K_EXPIRY,
+    K_SOFT_RAND,
+    K_RAND,
+    K_RAND_PROPQ,
+    K_REDIS,
+    K_REDIS_PREFIX,
+    K_REDIS_PASSWORD_FILE,
+    K_MAX_OUTSTANDING,
+    K_MAX_PER_CLIENT,
+    K_REMEMBER,
+    K_RATE_LIMIT,
+    K_RATE,
+    K_BURST,
+    K_EMPTY_TYPES,
+    K_EMPTY_LABELS,
+    K_LENIENT,
+    K_MAX_BODY,
+    K_THREADS,
+    K_TIMEOUT,
+    K_EST_ON_HTTP,
+    K_LOG,
+    K_OPENSSL_CONF,
+    K__COUNT
 };
 
 static const struct {
@@ -93,12 +123,13 @@ static void usage(FILE *out)
 {
     size_t i;
 
-    fprintf(out, "usage: attfresh serve --http ADDR:PORT [--https ADDR:PORT --tls-cert F --tls-key "
-                 "F|URI] [--config F] [OPTIONS]\n\n"
-                 "Runs the RA nonce responder: CMP POST /.well-known/cmp[/p/<profile>][/getnonce],\n"
-                 "CMC POST /cmc[/p/<profile>], EST /.well-known/est[/<label>]/nonce (HTTPS).\n"
-                 "Prints the bound URLs, serves until SIGTERM/SIGINT. See docs/ra-server.md.\n\n"
-                 "  --config FILE                settings as \"key = value\" lines (keys as below)\n");
+    fprintf(out,
+            "usage: attfresh serve --http ADDR:PORT [--https ADDR:PORT --tls-cert F --tls-key "
+            "F|URI] [--config F] [OPTIONS]\n\n"
+            "Runs the RA nonce responder: CMP POST /.well-known/cmp[/p/<profile>][/getnonce],\n"
+            "CMC POST /cmc[/p/<profile>], EST /.well-known/est[/<label>]/nonce (HTTPS).\n"
+            "Prints the bound URLs, serves until SIGTERM/SIGINT. See docs/ra-server.md.\n\n"
+            "  --config FILE                settings as \"key = value\" lines (keys as below)\n");
     for (i = 0; i < K__COUNT; i++) {
         char opt[48];
 
@@ -135,8 +166,8 @@ static int set_key(serve_settings *s, const char *key, const char *val, const ch
     if (strncmp(key, "oid.", 4) == 0) {
         if (s->noids == SERVE_MAX_OIDS)
             return af_app_usage("%s: more than %d oid.* settings", where, SERVE_MAX_OIDS);
-        if ((s->oid_key[s->noids] = OPENSSL_strdup(key + 4)) == NULL
-            || (s->oid_val[s->noids] = OPENSSL_strdup(val)) == NULL)
+        if ((s->oid_key[s->noids] = OPENSSL_strdup(key + 4)) == NULL ||
+            (s->oid_val[s->noids] = OPENSSL_strdup(val)) == NULL)
             return af_app_usage("out of memory");
         s->noids++;
         return 0;
@@ -203,10 +234,11 @@ static int parse_bool(const char *v, int *out, const char *key)
 {
     if (v == NULL)
         return 1;
-    if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "on") == 0)
+    if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
+        strcmp(v, "on") == 0)
         *out = 1;
-    else if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0 || strcmp(v, "0") == 0
-             || strcmp(v, "off") == 0)
+    else if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0 || strcmp(v, "0") == 0 ||
+             strcmp(v, "off") == 0)
         *out = 0;
     else
         return af_app_usage("%s: want yes or no, not '%s'", key, v) == 0;
@@ -275,10 +307,10 @@ static int apply(const serve_settings *s, AF_RA_CONFIG *ra, AF_RA_SERVER_CONFIG 
         ra->rand_propq = s->val[K_RAND_PROPQ];
     ra->empty_types = s->val[K_EMPTY_TYPES];
     ra->empty_labels = s->val[K_EMPTY_LABELS];
-    if (!parse_bool(s->val[K_SOFT_RAND], &ra->soft_rand, "soft-rand")
-        || !parse_bool(s->val[K_RATE_LIMIT], &ra->ratelimit, "rate-limit")
-        || !parse_bool(s->val[K_LENIENT], &ra->lenient, "lenient")
-        || !parse_bool(s->val[K_EST_ON_HTTP], &srv->est_on_http, "est-on-http"))
+    if (!parse_bool(s->val[K_SOFT_RAND], &ra->soft_rand, "soft-rand") ||
+        !parse_bool(s->val[K_RATE_LIMIT], &ra->ratelimit, "rate-limit") ||
+        !parse_bool(s->val[K_LENIENT], &ra->lenient, "lenient") ||
+        !parse_bool(s->val[K_EST_ON_HTTP], &srv->est_on_http, "est-on-http"))
         return 0;
     n = (unsigned long long)ra->nonce_len;
     if (!parse_num(s->val[K_NONCE_LEN], AF_NONCE_LEN_MIN, AF_NONCE_LEN_MAX, &n, "nonce-len"))
@@ -300,8 +332,8 @@ static int apply(const serve_settings *s, AF_RA_CONFIG *ra, AF_RA_SERVER_CONFIG 
     if (!parse_num(s->val[K_REMEMBER], 0, 86400, &n, "remember"))
         return 0;
     ra->store.remember_s = (uint32_t)n;
-    if (!parse_real(s->val[K_RATE], &ra->rl.rate_per_s, "rate")
-        || !parse_real(s->val[K_BURST], &ra->rl.burst, "burst"))
+    if (!parse_real(s->val[K_RATE], &ra->rl.rate_per_s, "rate") ||
+        !parse_real(s->val[K_BURST], &ra->rl.burst, "burst"))
         return 0;
     if ((v = s->val[K_REDIS]) != NULL) {
         const char *colon = strrchr(v, ':');
@@ -311,7 +343,8 @@ static int apply(const serve_settings *s, AF_RA_CONFIG *ra, AF_RA_SERVER_CONFIG 
             snprintf(redis_host, redis_host_size, "%s", v);
         } else {
             n = 6379;
-            if ((size_t)(colon - v) >= redis_host_size || !parse_num(colon + 1, 1, 65535, &n, "redis"))
+            if ((size_t)(colon - v) >= redis_host_size ||
+                !parse_num(colon + 1, 1, 65535, &n, "redis"))
                 return 0;
             memcpy(redis_host, v, (size_t)(colon - v));
             redis_host[colon - v] = '\0';
@@ -364,7 +397,8 @@ static int apply_oids(AF_RA *ra, const serve_settings *s)
                 break;
         if (j == sizeof(oid_roles) / sizeof(oid_roles[0])) {
             af_app_usage("oid.%s: role must be cmp-request, cmp-response, cmc-request or "
-                         "cmc-response", s->oid_key[i]);
+                         "cmc-response",
+                         s->oid_key[i]);
             return 0;
         }
         if (!af_ra_set_profile_oid(ra, prof, oid_roles[j].role, s->oid_val[i])) {
@@ -464,7 +498,8 @@ int af_cmd_serve(int argc, char **argv)
 
     if (s.val[K_LOG] != NULL && strcmp(s.val[K_LOG], "-") != 0) {
         if ((log = fopen(s.val[K_LOG], "a")) == NULL) {
-            fprintf(stderr, "attfresh: cannot open the log %s: %s\n", s.val[K_LOG], strerror(errno));
+            fprintf(stderr, "attfresh: cannot open the log %s: %s\n", s.val[K_LOG],
+                    strerror(errno));
             goto done;
         }
         srvcfg.log = log;

@@ -26,26 +26,26 @@ typedef struct af_ra_st AF_RA;
 /* Configuration of an RA (af_ra_config_init gives the defaults named here). Strings are copied by
  * af_ra_new. */
 typedef struct {
-    OSSL_LIB_CTX *libctx;       /* NULL: the default context (the one openssl.cnf configures) */
-    int soft_rand;              /* 0 (default): nonces from the EVP_RAND below (the HSM);
-                                 * 1: RAND_bytes_ex(libctx), OpenSSL's software DRBG */
-    const char *rand_name;      /* "ATTFRESH-RAND" */
-    const char *rand_propq;     /* "provider=attfresh" */
-    int nonce_len;              /* length when the request names none: 32 (8..64) */
-    uint32_t expiry_s;          /* lifetime of an issued nonce: 300 s (1..86400) */
-    int lenient;                /* 0 (default): requests decoded strictly */
-    int ratelimit;              /* 1 (default): per-client token bucket (rl) on */
-    AF_RATELIMIT_CONFIG rl;     /* af_ratelimit_config_init defaults */
+    OSSL_LIB_CTX *libctx;        /* NULL: the default context (the one openssl.cnf configures) */
+    int soft_rand;               /* 0 (default): nonces from the EVP_RAND below (the HSM);
+                                  * 1: RAND_bytes_ex(libctx), OpenSSL's software DRBG */
+    const char *rand_name;       /* "ATTFRESH-RAND" */
+    const char *rand_propq;      /* "provider=attfresh" */
+    int nonce_len;               /* length when the request names none: 32 (8..64) */
+    uint32_t expiry_s;           /* lifetime of an issued nonce: 300 s (1..86400) */
+    int lenient;                 /* 0 (default): requests decoded strictly */
+    int ratelimit;               /* 1 (default): per-client token bucket (rl) on */
+    AF_RATELIMIT_CONFIG rl;      /* af_ratelimit_config_init defaults */
     AF_NONCE_STORE_CONFIG store; /* af_nonce_store_config_init defaults */
-    const char *empty_types;    /* comma list of request types (dotted OIDs or table names) that
-                                 * are answered with the empty nonce ("no freshness needed") */
-    const char *empty_labels;   /* comma list of path labels (EST <label>, CMP p/<name>) likewise */
+    const char *empty_types;     /* comma list of request types (dotted OIDs or table names) that
+                                  * are answered with the empty nonce ("no freshness needed") */
+    const char *empty_labels; /* comma list of path labels (EST <label>, CMP p/<name>) likewise */
     const char *default_profile; /* profile of paths without p/<name>: AF_PROFILE_DEFAULT */
     /* CMP protection (all optional) */
     const char *cmp_secret_file; /* PBM secret: the first line of this file */
-    const char *cmp_key;        /* signer key: PEM file or pkcs11: URI (through OSSL_STORE) */
-    const char *cmp_cert;       /* signer certificate (PEM file) */
-    const char *cmp_trust;      /* PEM file of trusted certs for signature-protected requests */
+    const char *cmp_key;         /* signer key: PEM file or pkcs11: URI (through OSSL_STORE) */
+    const char *cmp_cert;        /* signer certificate (PEM file) */
+    const char *cmp_trust;       /* PEM file of trusted certs for signature-protected requests */
 } AF_RA_CONFIG;
 
 void af_ra_config_init(AF_RA_CONFIG *cfg);
@@ -56,8 +56,7 @@ AF_RA *af_ra_new(const AF_RA_CONFIG *cfg);
 void af_ra_free(AF_RA *ra);
 
 /* Overrides one OID of one of the RA's profiles (configuration "oid.<profile>.<role>"). */
-int af_ra_set_profile_oid(AF_RA *ra, const char *profile, af_nonce_oid_role role,
-                          const char *oid);
+int af_ra_set_profile_oid(AF_RA *ra, const char *profile, af_nonce_oid_role role, const char *oid);
 /* The RA's profile by name (NULL = the configured default profile), with the RA's OID overrides;
  * NULL when unknown (AF_R_UNKNOWN_PROFILE raised). Borrowed, lives as long as the RA. */
 const AF_NONCE_PROFILE *af_ra_get0_profile(const AF_RA *ra, const char *name);
@@ -78,29 +77,29 @@ int af_ra_policy_empty(const AF_RA *ra, const char *label, const char *type);
 
 /* One HTTP request as the server hands it to a responder. All pointers borrowed. */
 typedef struct {
-    const char *method;           /* "GET", "POST" */
-    const char *path;             /* full request path */
-    const char *profile;          /* wire profile chosen by the path; never NULL */
-    const char *label;            /* EST <label> / CMP p/<name> segment, or NULL */
-    const char *content_type;     /* request Content-Type, or NULL */
-    const char *cookie;           /* value of the RA's binding cookie, or NULL */
-    const unsigned char *body;    /* request body (bounded by the server) */
+    const char *method;        /* "GET", "POST" */
+    const char *path;          /* full request path */
+    const char *profile;       /* wire profile chosen by the path; never NULL */
+    const char *label;         /* EST <label> / CMP p/<name> segment, or NULL */
+    const char *content_type;  /* request Content-Type, or NULL */
+    const char *cookie;        /* value of the RA's binding cookie, or NULL */
+    const unsigned char *body; /* request body (bounded by the server) */
     size_t body_len;
     const unsigned char *requester; /* client identity: address, or TLS client cert digest */
     size_t requester_len;
-    int tls;                      /* 1 on the HTTPS listener */
+    int tls; /* 1 on the HTTPS listener */
 } AF_RA_HTTP_REQ;
 
 /* What the responder answers; the server sends it and frees body with OPENSSL_free. */
 typedef struct {
-    int status;               /* HTTP status */
-    char content_type[96];    /* empty: no Content-Type (e.g. 400 without body) */
+    int status;            /* HTTP status */
+    char content_type[96]; /* empty: no Content-Type (e.g. 400 without body) */
     unsigned char *body;
     size_t body_len;
-    char set_cookie[256];     /* full Set-Cookie value, or empty */
-    char log[256];            /* one-line outcome for the request log; never secrets */
-    int retry_after;          /* > 0: send Retry-After with this many seconds (503) */
-    char allow[32];           /* 405: the methods the path allows, for the Allow header */
+    char set_cookie[256]; /* full Set-Cookie value, or empty */
+    char log[256];        /* one-line outcome for the request log; never secrets */
+    int retry_after;      /* > 0: send Retry-After with this many seconds (503) */
+    char allow[32];       /* 405: the methods the path allows, for the Allow header */
 } AF_RA_HTTP_RESP;
 
 /* Responders (each returns 1 when it produced a response, 0 only on internal failure). */

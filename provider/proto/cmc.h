@@ -38,6 +38,7 @@
 /* Largest message either side decodes. */
 #define AF_CMC_MAX_MESSAGE (64 * 1024)
 
+/* clang-format off */
 /* ---- templates ------------------------------------------------------------------------------ */
 
 /* TaggedAttribute ::= SEQUENCE { bodyPartID BodyPartID, attrType OID, attrValues SET OF ANY } */
@@ -97,6 +98,7 @@ typedef struct {
     ASN1_TYPE *content;
 } AF_CMC_CONTENT_INFO;
 DECLARE_ASN1_FUNCTIONS(AF_CMC_CONTENT_INFO)
+/* clang-format on */
 
 /* ---- the flat view -------------------------------------------------------------------------- */
 
@@ -115,9 +117,9 @@ typedef struct {
     size_t nonce_ctl_len;
     /* CMCStatusInfoV2: status -1 = no such control */
     int status;
-    long fail_info;            /* -1 = none */
-    char *status_string;       /* NULL = none */
-    long status_body_part;     /* the first BodyPartReference when it is a bodyPartID */
+    long fail_info;        /* -1 = none */
+    char *status_string;   /* NULL = none */
+    long status_body_part; /* the first BodyPartReference when it is a bodyPartID */
 } AF_CMC_MSG;
 
 void af_cmc_msg_init(AF_CMC_MSG *m);

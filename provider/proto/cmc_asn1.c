@@ -16,50 +16,6 @@
 #define CMC_MAX_NONCE 1024
 #define CMC_MAX_STATUS_STRING 256
 
-ASN1_SEQUENCE(AF_CMC_TAGGED_ATTR) = {
-    ASN1_SIMPLE(AF_CMC_TAGGED_ATTR, bodyPartID, ASN1_INTEGER),
-    ASN1_SIMPLE(AF_CMC_TAGGED_ATTR, attrType, ASN1_OBJECT),
-    ASN1_SET_OF(AF_CMC_TAGGED_ATTR, attrValues, ASN1_ANY)
-} ASN1_SEQUENCE_END(AF_CMC_TAGGED_ATTR)
-IMPLEMENT_ASN1_FUNCTIONS(AF_CMC_TAGGED_ATTR)
-IMPLEMENT_ASN1_DUP_FUNCTION(AF_CMC_TAGGED_ATTR)
-
-ASN1_SEQUENCE(AF_CMC_OTHER_MSG) = {
-    ASN1_SIMPLE(AF_CMC_OTHER_MSG, bodyPartID, ASN1_INTEGER),
-    ASN1_SIMPLE(AF_CMC_OTHER_MSG, otherMsgType, ASN1_OBJECT),
-    ASN1_SIMPLE(AF_CMC_OTHER_MSG, otherMsgValue, ASN1_ANY)
-} ASN1_SEQUENCE_END(AF_CMC_OTHER_MSG)
-IMPLEMENT_ASN1_FUNCTIONS(AF_CMC_OTHER_MSG)
-
-ASN1_SEQUENCE(AF_CMC_PKIDATA) = {
-    ASN1_SEQUENCE_OF(AF_CMC_PKIDATA, controlSequence, AF_CMC_TAGGED_ATTR),
-    ASN1_SEQUENCE_OF(AF_CMC_PKIDATA, reqSequence, ASN1_ANY),
-    ASN1_SEQUENCE_OF(AF_CMC_PKIDATA, cmsSequence, ASN1_ANY),
-    ASN1_SEQUENCE_OF(AF_CMC_PKIDATA, otherMsgSequence, AF_CMC_OTHER_MSG)
-} ASN1_SEQUENCE_END(AF_CMC_PKIDATA)
-IMPLEMENT_ASN1_FUNCTIONS(AF_CMC_PKIDATA)
-
-ASN1_SEQUENCE(AF_CMC_PKIRESPONSE) = {
-    ASN1_SEQUENCE_OF(AF_CMC_PKIRESPONSE, controlSequence, AF_CMC_TAGGED_ATTR),
-    ASN1_SEQUENCE_OF(AF_CMC_PKIRESPONSE, cmsSequence, ASN1_ANY),
-    ASN1_SEQUENCE_OF(AF_CMC_PKIRESPONSE, otherMsgSequence, AF_CMC_OTHER_MSG)
-} ASN1_SEQUENCE_END(AF_CMC_PKIRESPONSE)
-IMPLEMENT_ASN1_FUNCTIONS(AF_CMC_PKIRESPONSE)
-
-ASN1_SEQUENCE(AF_CMC_STATUS_INFO_V2) = {
-    ASN1_SIMPLE(AF_CMC_STATUS_INFO_V2, cMCStatus, ASN1_INTEGER),
-    ASN1_SEQUENCE_OF(AF_CMC_STATUS_INFO_V2, bodyList, ASN1_ANY),
-    ASN1_OPT(AF_CMC_STATUS_INFO_V2, statusString, ASN1_UTF8STRING),
-    ASN1_OPT(AF_CMC_STATUS_INFO_V2, otherInfo, ASN1_ANY)
-} ASN1_SEQUENCE_END(AF_CMC_STATUS_INFO_V2)
-IMPLEMENT_ASN1_FUNCTIONS(AF_CMC_STATUS_INFO_V2)
-
-ASN1_SEQUENCE(AF_CMC_CONTENT_INFO) = {
-    ASN1_SIMPLE(AF_CMC_CONTENT_INFO, contentType, ASN1_OBJECT),
-    ASN1_EXP(AF_CMC_CONTENT_INFO, content, ASN1_ANY, 0)
-} ASN1_SEQUENCE_END(AF_CMC_CONTENT_INFO)
-IMPLEMENT_ASN1_FUNCTIONS(AF_CMC_CONTENT_INFO)
-
 /* ---- the flat view -------------------------------------------------------------------------- */
 
 void af_cmc_msg_init(AF_CMC_MSG *m)
@@ -99,9 +55,9 @@ int af_cmc_msg_set1(unsigned char **field, size_t *field_len, const unsigned cha
 const char *af_cmc_fail_info_name(long fail_info, char *buf, size_t bufsize)
 {
     static const char *const names[] = {
-        "badAlg",     "badMessageCheck", "badRequest", "badTime",        "badCertId",
+        "badAlg",         "badMessageCheck", "badRequest",  "badTime",     "badCertId",
         "unsupportedExt", "mustArchiveKeys", "badIdentity", "popRequired", "popFailed",
-        "noKeyReuse", "internalCAError", "tryLater",   "authDataFail"};
+        "noKeyReuse",     "internalCAError", "tryLater",    "authDataFail"};
 
     if (fail_info >= 0 && (size_t)fail_info < sizeof(names) / sizeof(names[0]))
         snprintf(buf, bufsize, "%s", names[fail_info]);
@@ -111,7 +67,7 @@ const char *af_cmc_fail_info_name(long fail_info, char *buf, size_t bufsize)
 }
 
 /* Pushes {id, type, {value}}; takes value (freed on failure too). */
-static int push_control(STACK_OF(AF_CMC_TAGGED_ATTR) *sk, long id, ASN1_OBJECT *type,
+static int push_control(STACK_OF(AF_CMC_TAGGED_ATTR) * sk, long id, ASN1_OBJECT *type,
                         ASN1_TYPE *value)
 {
     AF_CMC_TAGGED_ATTR *a = AF_CMC_TAGGED_ATTR_new();
@@ -185,23 +141,23 @@ static ASN1_TYPE *status_value(const AF_CMC_MSG *m, long id_of_ctl)
     ASN1_TYPE *ref = ASN1_TYPE_new(), *t = NULL;
     ASN1_INTEGER *refint = ASN1_INTEGER_new();
 
-    if (si == NULL || ref == NULL || refint == NULL || !ASN1_INTEGER_set(si->cMCStatus, m->status)
-        || !ASN1_INTEGER_set(refint, m->status_body_part >= 0 ? m->status_body_part : id_of_ctl))
+    if (si == NULL || ref == NULL || refint == NULL ||
+        !ASN1_INTEGER_set(si->cMCStatus, m->status) ||
+        !ASN1_INTEGER_set(refint, m->status_body_part >= 0 ? m->status_body_part : id_of_ctl))
         goto done;
     ASN1_TYPE_set(ref, V_ASN1_INTEGER, refint);
     refint = NULL;
     if (!sk_ASN1_TYPE_push(si->bodyList, ref))
         goto done;
     ref = NULL;
-    if (m->status_string != NULL
-        && ((si->statusString = ASN1_UTF8STRING_new()) == NULL
-            || !ASN1_STRING_set(si->statusString, m->status_string, -1)))
+    if (m->status_string != NULL && ((si->statusString = ASN1_UTF8STRING_new()) == NULL ||
+                                     !ASN1_STRING_set(si->statusString, m->status_string, -1)))
         goto done;
     if (m->fail_info >= 0) {
         ASN1_INTEGER *fi = ASN1_INTEGER_new();
 
-        if (fi == NULL || (si->otherInfo = ASN1_TYPE_new()) == NULL
-            || !ASN1_INTEGER_set(fi, m->fail_info)) {
+        if (fi == NULL || (si->otherInfo = ASN1_TYPE_new()) == NULL ||
+            !ASN1_INTEGER_set(fi, m->fail_info)) {
             ASN1_INTEGER_free(fi);
             goto done;
         }
@@ -225,7 +181,7 @@ int af_cmc_msg_encode(const AF_CMC_MSG *m, int response, unsigned char **out, si
     AF_CMC_PKIDATA *pd = NULL;
     AF_CMC_PKIRESPONSE *pr = NULL;
     AF_CMC_CONTENT_INFO *ci = NULL;
-    STACK_OF(AF_CMC_TAGGED_ATTR) *ctl;
+    STACK_OF(AF_CMC_TAGGED_ATTR) * ctl;
     ASN1_OCTET_STRING *os = NULL;
     unsigned char *inner = NULL, *der = NULL;
     int innerlen, derlen, ok = 0;
@@ -241,17 +197,15 @@ int af_cmc_msg_encode(const AF_CMC_MSG *m, int response, unsigned char **out, si
             goto err;
         ctl = pd->controlSequence;
     }
-    if (m->txid != NULL
-        && !push_control(ctl, id++, OBJ_nid2obj(NID_id_cmc_transactionId),
-                         integer_value(m->txid, m->txid_len)))
+    if (m->txid != NULL && !push_control(ctl, id++, OBJ_nid2obj(NID_id_cmc_transactionId),
+                                         integer_value(m->txid, m->txid_len)))
         goto err;
-    if (m->sender_nonce != NULL
-        && !push_control(ctl, id++, OBJ_nid2obj(NID_id_cmc_senderNonce),
-                         octets_value(m->sender_nonce, m->sender_nonce_len)))
+    if (m->sender_nonce != NULL &&
+        !push_control(ctl, id++, OBJ_nid2obj(NID_id_cmc_senderNonce),
+                      octets_value(m->sender_nonce, m->sender_nonce_len)))
         goto err;
-    if (m->recip_nonce != NULL
-        && !push_control(ctl, id++, OBJ_nid2obj(NID_id_cmc_recipientNonce),
-                         octets_value(m->recip_nonce, m->recip_nonce_len)))
+    if (m->recip_nonce != NULL && !push_control(ctl, id++, OBJ_nid2obj(NID_id_cmc_recipientNonce),
+                                                octets_value(m->recip_nonce, m->recip_nonce_len)))
         goto err;
     if (m->nonce_ctl != NULL) {
         const unsigned char *p = m->nonce_ctl;
@@ -269,13 +223,13 @@ int af_cmc_msg_encode(const AF_CMC_MSG *m, int response, unsigned char **out, si
         }
         id++;
     }
-    if (m->status >= 0
-        && !push_control(ctl, id, obj_of(AF_OID_CMC_STATUS_INFO_V2), status_value(m, id)))
+    if (m->status >= 0 &&
+        !push_control(ctl, id, obj_of(AF_OID_CMC_STATUS_INFO_V2), status_value(m, id)))
         goto err;
 
     innerlen = response ? i2d_AF_CMC_PKIRESPONSE(pr, &inner) : i2d_AF_CMC_PKIDATA(pd, &inner);
-    if (innerlen <= 0 || (ci = AF_CMC_CONTENT_INFO_new()) == NULL
-        || (os = ASN1_OCTET_STRING_new()) == NULL)
+    if (innerlen <= 0 || (ci = AF_CMC_CONTENT_INFO_new()) == NULL ||
+        (os = ASN1_OCTET_STRING_new()) == NULL)
         goto err;
     ASN1_STRING_set0(os, inner, innerlen);
     inner = NULL;
@@ -456,16 +410,18 @@ int af_cmc_msg_decode(AF_CMC_MSG *m, int response, const char *nonce_oid, const 
 {
     AF_CMC_CONTENT_INFO *ci;
     void *body = NULL;
-    STACK_OF(AF_CMC_TAGGED_ATTR) *ctl;
-    const ASN1_ITEM *it = response ? ASN1_ITEM_rptr(AF_CMC_PKIRESPONSE) : ASN1_ITEM_rptr(AF_CMC_PKIDATA);
+    STACK_OF(AF_CMC_TAGGED_ATTR) * ctl;
+    const ASN1_ITEM *it =
+        response ? ASN1_ITEM_rptr(AF_CMC_PKIRESPONSE) : ASN1_ITEM_rptr(AF_CMC_PKIDATA);
     const char *what = response ? "PKIResponse" : "PKIData";
     int i, ok = 0;
 
     af_cmc_msg_init(m);
-    if ((ci = strict_d2i(ASN1_ITEM_rptr(AF_CMC_CONTENT_INFO), in, inlen, "CMC ContentInfo")) == NULL)
+    if ((ci = strict_d2i(ASN1_ITEM_rptr(AF_CMC_CONTENT_INFO), in, inlen, "CMC ContentInfo")) ==
+        NULL)
         return 0;
-    if (OBJ_obj2nid(ci->contentType) != NID_pkcs7_data
-        || ASN1_TYPE_get(ci->content) != V_ASN1_OCTET_STRING) {
+    if (OBJ_obj2nid(ci->contentType) != NID_pkcs7_data ||
+        ASN1_TYPE_get(ci->content) != V_ASN1_OCTET_STRING) {
         char buf[80] = "?";
 
         OBJ_obj2txt(buf, sizeof(buf), ci->contentType, 0);
@@ -516,3 +472,49 @@ done:
         af_cmc_msg_cleanup(m);
     return ok;
 }
+
+/* ---- templates (declared in cmc.h); the macros read best one field per line --------------- */
+/* clang-format off */
+ASN1_SEQUENCE(AF_CMC_TAGGED_ATTR) = {
+    ASN1_SIMPLE(AF_CMC_TAGGED_ATTR, bodyPartID, ASN1_INTEGER),
+    ASN1_SIMPLE(AF_CMC_TAGGED_ATTR, attrType, ASN1_OBJECT),
+    ASN1_SET_OF(AF_CMC_TAGGED_ATTR, attrValues, ASN1_ANY)
+} ASN1_SEQUENCE_END(AF_CMC_TAGGED_ATTR)
+IMPLEMENT_ASN1_FUNCTIONS(AF_CMC_TAGGED_ATTR)
+IMPLEMENT_ASN1_DUP_FUNCTION(AF_CMC_TAGGED_ATTR)
+
+ASN1_SEQUENCE(AF_CMC_OTHER_MSG) = {
+    ASN1_SIMPLE(AF_CMC_OTHER_MSG, bodyPartID, ASN1_INTEGER),
+    ASN1_SIMPLE(AF_CMC_OTHER_MSG, otherMsgType, ASN1_OBJECT),
+    ASN1_SIMPLE(AF_CMC_OTHER_MSG, otherMsgValue, ASN1_ANY)
+} ASN1_SEQUENCE_END(AF_CMC_OTHER_MSG)
+IMPLEMENT_ASN1_FUNCTIONS(AF_CMC_OTHER_MSG)
+
+ASN1_SEQUENCE(AF_CMC_PKIDATA) = {
+    ASN1_SEQUENCE_OF(AF_CMC_PKIDATA, controlSequence, AF_CMC_TAGGED_ATTR),
+    ASN1_SEQUENCE_OF(AF_CMC_PKIDATA, reqSequence, ASN1_ANY),
+    ASN1_SEQUENCE_OF(AF_CMC_PKIDATA, cmsSequence, ASN1_ANY),
+    ASN1_SEQUENCE_OF(AF_CMC_PKIDATA, otherMsgSequence, AF_CMC_OTHER_MSG)
+} ASN1_SEQUENCE_END(AF_CMC_PKIDATA)
+IMPLEMENT_ASN1_FUNCTIONS(AF_CMC_PKIDATA)
+
+ASN1_SEQUENCE(AF_CMC_PKIRESPONSE) = {
+    ASN1_SEQUENCE_OF(AF_CMC_PKIRESPONSE, controlSequence, AF_CMC_TAGGED_ATTR),
+    ASN1_SEQUENCE_OF(AF_CMC_PKIRESPONSE, cmsSequence, ASN1_ANY),
+    ASN1_SEQUENCE_OF(AF_CMC_PKIRESPONSE, otherMsgSequence, AF_CMC_OTHER_MSG)
+} ASN1_SEQUENCE_END(AF_CMC_PKIRESPONSE)
+IMPLEMENT_ASN1_FUNCTIONS(AF_CMC_PKIRESPONSE)
+
+ASN1_SEQUENCE(AF_CMC_STATUS_INFO_V2) = {
+    ASN1_SIMPLE(AF_CMC_STATUS_INFO_V2, cMCStatus, ASN1_INTEGER),
+    ASN1_SEQUENCE_OF(AF_CMC_STATUS_INFO_V2, bodyList, ASN1_ANY),
+    ASN1_OPT(AF_CMC_STATUS_INFO_V2, statusString, ASN1_UTF8STRING),
+    ASN1_OPT(AF_CMC_STATUS_INFO_V2, otherInfo, ASN1_ANY)
+} ASN1_SEQUENCE_END(AF_CMC_STATUS_INFO_V2)
+IMPLEMENT_ASN1_FUNCTIONS(AF_CMC_STATUS_INFO_V2)
+
+ASN1_SEQUENCE(AF_CMC_CONTENT_INFO) = {
+    ASN1_SIMPLE(AF_CMC_CONTENT_INFO, contentType, ASN1_OBJECT),
+    ASN1_EXP(AF_CMC_CONTENT_INFO, content, ASN1_ANY, 0)
+} ASN1_SEQUENCE_END(AF_CMC_CONTENT_INFO)
+IMPLEMENT_ASN1_FUNCTIONS(AF_CMC_CONTENT_INFO)

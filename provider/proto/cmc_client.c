@@ -90,7 +90,8 @@ static int post(const AF_PROTO_OPTS *opts, const char *url, const unsigned char 
         goto done;
     }
     if (rc != CURLE_OK) {
-        AF_ERR(AF_R_PROTO_TRANSPORT, "%s: %s", url, errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+        AF_ERR(AF_R_PROTO_TRANSPORT, "%s: %s", url,
+               errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
         goto done;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -113,12 +114,13 @@ static int media_type_ok(const char *ct)
 
     while (*ct == ' ')
         ct++;
-    if (strncasecmp(ct, AF_CMC_MEDIA_TYPE, n) != 0 || (ct[n] != '\0' && ct[n] != ';' && ct[n] != ' '))
+    if (strncasecmp(ct, AF_CMC_MEDIA_TYPE, n) != 0 ||
+        (ct[n] != '\0' && ct[n] != ';' && ct[n] != ' '))
         return 0;
     /* An smime-type other than CMC-response is not an answer to us. */
     ct = strstr(ct, "smime-type=");
-    return ct == NULL || strncasecmp(ct + 11, "CMC-response", 12) == 0
-           || strncasecmp(ct + 11, "\"CMC-response\"", 14) == 0;
+    return ct == NULL || strncasecmp(ct + 11, "CMC-response", 12) == 0 ||
+           strncasecmp(ct + 11, "\"CMC-response\"", 14) == 0;
 }
 
 int af_cmc_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_STATE **state)
@@ -149,18 +151,18 @@ int af_cmc_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_S
     }
     if ((req = af_proto_request_or_empty(opts)) == NULL || (codec = af_nonce_codec_new()) == NULL)
         goto done;
-    if (RAND_bytes_ex(libctx, txid, sizeof(txid), 0) != 1
-        || RAND_bytes_ex(libctx, sn, sizeof(sn), 0) != 1) {
+    if (RAND_bytes_ex(libctx, txid, sizeof(txid), 0) != 1 ||
+        RAND_bytes_ex(libctx, sn, sizeof(sn), 0) != 1) {
         AF_ERR(AF_R_CRYPTO, "no random transactionId/senderNonce");
         goto done;
     }
     /* A positive INTEGER of exactly 8 content octets (no sign padding needed). */
     txid[0] = (unsigned char)((txid[0] & 0x7f) | 0x40);
     af_nonce_codec_set_body_part_id(codec, CMC_REQ_BODY_PART);
-    if (!af_cmc_msg_set1(&m.txid, &m.txid_len, txid, sizeof(txid))
-        || !af_cmc_msg_set1(&m.sender_nonce, &m.sender_nonce_len, sn, sizeof(sn))
-        || !af_nonce_req_encode(req, prof, AF_NONCE_FMT_CMC, codec, &m.nonce_ctl, &m.nonce_ctl_len)
-        || !af_cmc_msg_encode(&m, 0, &der, &derlen))
+    if (!af_cmc_msg_set1(&m.txid, &m.txid_len, txid, sizeof(txid)) ||
+        !af_cmc_msg_set1(&m.sender_nonce, &m.sender_nonce_len, sn, sizeof(sn)) ||
+        !af_nonce_req_encode(req, prof, AF_NONCE_FMT_CMC, codec, &m.nonce_ctl, &m.nonce_ctl_len) ||
+        !af_cmc_msg_encode(&m, 0, &der, &derlen))
         goto done;
     if (!post(opts, url, der, derlen, &body, ctype, sizeof(ctype)))
         goto done;
@@ -177,8 +179,8 @@ int af_cmc_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_S
                r.txid == NULL ? "lacks" : "does not echo");
         goto done;
     }
-    if (r.recip_nonce == NULL || r.recip_nonce_len != sizeof(sn)
-        || CRYPTO_memcmp(r.recip_nonce, sn, sizeof(sn)) != 0) {
+    if (r.recip_nonce == NULL || r.recip_nonce_len != sizeof(sn) ||
+        CRYPTO_memcmp(r.recip_nonce, sn, sizeof(sn)) != 0) {
         AF_ERR(AF_R_PROTO_BINDING, "the CMC response from %s has %s recipientNonce", url,
                r.recip_nonce == NULL ? "no" : "the wrong");
         goto done;
@@ -199,11 +201,11 @@ int af_cmc_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_S
     if (!af_nonce_resp_decode(&got, prof, AF_NONCE_FMT_CMC, codec, r.nonce_ctl, r.nonce_ctl_len))
         goto done;
     if (state != NULL) {
-        if ((st = af_proto_state_new()) == NULL || !af_proto_state_fill(st, opts, url, got)
-            || !af_proto_state_set1_transaction_id(st, txid, sizeof(txid))
-            || !af_proto_state_set1_sender_nonce(st, sn, sizeof(sn))
-            || (r.sender_nonce != NULL
-                && !af_proto_state_set1_server_nonce(st, r.sender_nonce, r.sender_nonce_len)))
+        if ((st = af_proto_state_new()) == NULL || !af_proto_state_fill(st, opts, url, got) ||
+            !af_proto_state_set1_transaction_id(st, txid, sizeof(txid)) ||
+            !af_proto_state_set1_sender_nonce(st, sn, sizeof(sn)) ||
+            (r.sender_nonce != NULL &&
+             !af_proto_state_set1_server_nonce(st, r.sender_nonce, r.sender_nonce_len)))
             goto done;
         *state = st;
         st = NULL;

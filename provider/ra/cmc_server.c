@@ -40,7 +40,8 @@ static int cmc_media_type_ok(const char *ct)
         return 0;
     while (*ct == ' ')
         ct++;
-    if (strncasecmp(ct, AF_CMC_MEDIA_TYPE, n) != 0 || (ct[n] != '\0' && ct[n] != ';' && ct[n] != ' '))
+    if (strncasecmp(ct, AF_CMC_MEDIA_TYPE, n) != 0 ||
+        (ct[n] != '\0' && ct[n] != ';' && ct[n] != ' '))
         return 0;
     for (p = ct + n; (p = strchr(p, ';')) != NULL;) {
         p++;
@@ -50,15 +51,16 @@ static int cmc_media_type_ok(const char *ct)
             p += 11;
             if (*p == '"')
                 p++;
-            return strncasecmp(p, "CMC-request", 11) == 0
-                   && (p[11] == '\0' || p[11] == '"' || p[11] == ';' || p[11] == ' ');
+            return strncasecmp(p, "CMC-request", 11) == 0 &&
+                   (p[11] == '\0' || p[11] == '"' || p[11] == ';' || p[11] == ' ');
         }
     }
     return 1;
 }
 
 /* Fills the failure part of out (status failed, failInfo, text) from the error queue. */
-static void set_failure(AF_CMC_MSG *out, long fail_info, const char *what, char *log, size_t logsize)
+static void set_failure(AF_CMC_MSG *out, long fail_info, const char *what, char *log,
+                        size_t logsize)
 {
     char why[200], name[32];
 
@@ -67,8 +69,8 @@ static void set_failure(AF_CMC_MSG *out, long fail_info, const char *what, char 
     out->fail_info = fail_info;
     OPENSSL_free(out->status_string);
     out->status_string = OPENSSL_strdup(what);
-    snprintf(log, logsize, "cmc: failed %s: %s: %s", af_cmc_fail_info_name(fail_info, name, sizeof(name)),
-             what, why);
+    snprintf(log, logsize, "cmc: failed %s: %s: %s",
+             af_cmc_fail_info_name(fail_info, name, sizeof(name)), what, why);
 }
 
 int af_ra_cmc_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP *rs)
@@ -107,12 +109,11 @@ int af_ra_cmc_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP *rs)
         return http_error(rs, 400, "bad request");
 
     /* From here on the answer is a PKIResponse. */
-    if (!af_ra_random(ra, sn, sizeof(sn))
-        || !af_cmc_msg_set1(&out.sender_nonce, &out.sender_nonce_len, sn, sizeof(sn))
-        || (in.txid != NULL && !af_cmc_msg_set1(&out.txid, &out.txid_len, in.txid, in.txid_len))
-        || (in.sender_nonce != NULL
-            && !af_cmc_msg_set1(&out.recip_nonce, &out.recip_nonce_len, in.sender_nonce,
-                                in.sender_nonce_len)))
+    if (!af_ra_random(ra, sn, sizeof(sn)) ||
+        !af_cmc_msg_set1(&out.sender_nonce, &out.sender_nonce_len, sn, sizeof(sn)) ||
+        (in.txid != NULL && !af_cmc_msg_set1(&out.txid, &out.txid_len, in.txid, in.txid_len)) ||
+        (in.sender_nonce != NULL && !af_cmc_msg_set1(&out.recip_nonce, &out.recip_nonce_len,
+                                                     in.sender_nonce, in.sender_nonce_len)))
         goto done;
     if ((codec = af_nonce_codec_new()) == NULL)
         goto done;
@@ -138,8 +139,8 @@ int af_ra_cmc_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP *rs)
             requester = (const unsigned char *)"-";
             requester_len = 1;
         }
-        r = af_ra_issue_ex(ra, prof, rq->label, req, in.txid, in.txid_len, requester,
-                           requester_len, &resp);
+        r = af_ra_issue_ex(ra, prof, rq->label, req, in.txid, in.txid_len, requester, requester_len,
+                           &resp);
         if (r == AF_NONCE_OK) {
             af_nonce_codec_set_body_part_id(codec, CMC_NONCE_CTL_BODY_PART);
             if (!af_nonce_resp_encode(resp, prof, AF_NONCE_FMT_CMC, codec, &out.nonce_ctl,
@@ -150,17 +151,17 @@ int af_ra_cmc_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP *rs)
         } else {
             e = ERR_peek_last_error();
             out.status_body_part = req_part;
-            if (r == AF_NONCE_ERROR && ERR_GET_LIB(e) == af_err_lib()
-                && ERR_GET_REASON(e) == AF_R_NONCE_BAD_LEN)
+            if (r == AF_NONCE_ERROR && ERR_GET_LIB(e) == af_err_lib() &&
+                ERR_GET_REASON(e) == AF_R_NONCE_BAD_LEN)
                 set_failure(&out, AF_CMC_FAIL_BAD_REQUEST, "nonce length out of range", rs->log,
                             sizeof(rs->log));
-            else if (r == AF_NONCE_FULL
-                     || (ERR_GET_LIB(e) == af_err_lib() && ERR_GET_REASON(e) == AF_R_RA_RATE_LIMIT))
+            else if (r == AF_NONCE_FULL ||
+                     (ERR_GET_LIB(e) == af_err_lib() && ERR_GET_REASON(e) == AF_R_RA_RATE_LIMIT))
                 set_failure(&out, AF_CMC_FAIL_TRY_LATER, "no nonce available now", rs->log,
                             sizeof(rs->log));
             else if (r == AF_NONCE_REUSED)
-                set_failure(&out, AF_CMC_FAIL_INTERNAL_CA_ERROR, "nonce generation failed",
-                            rs->log, sizeof(rs->log));
+                set_failure(&out, AF_CMC_FAIL_INTERNAL_CA_ERROR, "nonce generation failed", rs->log,
+                            sizeof(rs->log));
             else
                 set_failure(&out, AF_CMC_FAIL_INTERNAL_CA_ERROR, "cannot issue a nonce", rs->log,
                             sizeof(rs->log));

@@ -96,8 +96,7 @@ int af_ra_est_nonce_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP 
     ERR_clear_error();
     if ((prof = af_ra_get0_profile(ra, rq->profile)) == NULL)
         return answer_error(rs, 404, "unknown profile");
-    if (rq->method == NULL
-        || (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "POST") != 0)) {
+    if (rq->method == NULL || (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "POST") != 0)) {
         snprintf(rs->allow, sizeof(rs->allow), "GET, POST");
         rs->status = 405;
         set_log(rs, "est: method %s not allowed%s", rq->method != NULL ? rq->method : "?", "");
@@ -142,8 +141,8 @@ int af_ra_est_nonce_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP 
                        requester, requester_len, &resp);
     if (r != AF_NONCE_OK) {
         e = ERR_peek_last_error();
-        if (r == AF_NONCE_ERROR && ERR_GET_LIB(e) == af_err_lib()
-            && ERR_GET_REASON(e) == AF_R_NONCE_BAD_LEN) {
+        if (r == AF_NONCE_ERROR && ERR_GET_LIB(e) == af_err_lib() &&
+            ERR_GET_REASON(e) == AF_R_NONCE_BAD_LEN) {
             ok = answer_error(rs, 400, "bad request");
         } else {
             /* Store full, rate limit hit, RNG or store failure: the RA won't give a nonce now. */

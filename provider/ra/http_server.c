@@ -60,8 +60,8 @@ typedef struct {
     int too_large;
 } AF_RA_CONN;
 
-/* ---- TLS server key in a token ----------------------------------------------------------------- *
- * MHD's certificate callback has no user argument, so the pkcs11: key is process-wide: one HTTPS
+/* ---- TLS server key in a token -----------------------------------------------------------------
+ * * MHD's certificate callback has no user argument, so the pkcs11: key is process-wide: one HTTPS
  * listener with a token key per process (af_ra_server_new refuses a second). */
 static struct {
     gnutls_pcert_st pcert[SRV_MAX_CHAIN];
@@ -182,16 +182,16 @@ static int tls_p11_load(const AF_RA_SERVER_CONFIG *cfg)
     d.data = (unsigned char *)pem;
     d.size = (unsigned int)pemlen;
     tls_p11.npcert = SRV_MAX_CHAIN;
-    rv = gnutls_pcert_list_import_x509_raw(tls_p11.pcert, &tls_p11.npcert, &d,
-                                           GNUTLS_X509_FMT_PEM, 0);
+    rv = gnutls_pcert_list_import_x509_raw(tls_p11.pcert, &tls_p11.npcert, &d, GNUTLS_X509_FMT_PEM,
+                                           0);
     if (rv < 0) {
         tls_p11.npcert = 0;
         AF_ERR(AF_R_IO, "cannot read the TLS certificate %s: %s", cfg->tls_cert,
                gnutls_strerror(rv));
         goto err;
     }
-    if ((rv = gnutls_pkcs11_init(GNUTLS_PKCS11_FLAG_AUTO, NULL)) < 0
-        || (rv = gnutls_privkey_init(&tls_p11.key)) < 0) {
+    if ((rv = gnutls_pkcs11_init(GNUTLS_PKCS11_FLAG_AUTO, NULL)) < 0 ||
+        (rv = gnutls_privkey_init(&tls_p11.key)) < 0) {
         AF_ERR(AF_R_CRYPTO, "GnuTLS PKCS#11: %s", gnutls_strerror(rv));
         goto err;
     }
@@ -232,9 +232,8 @@ static const char *segment(const char *p, char *out)
     while (p[n] != '\0' && p[n] != '/') {
         char c = p[n];
 
-        if (n == SRV_MAX_SEGMENT
-            || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                 || c == '.' || c == '_' || c == '-'))
+        if (n == SRV_MAX_SEGMENT || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
             return NULL;
         out[n] = c;
         n++;
@@ -294,8 +293,8 @@ static const char *printable(const char *in, char *buf, size_t bufsize)
     return buf;
 }
 
-static void log_request(AF_RA_SERVER *srv, const char *client, const char *method,
-                        const char *url, int status, const char *outcome)
+static void log_request(AF_RA_SERVER *srv, const char *client, const char *method, const char *url,
+                        int status, const char *outcome)
 {
     struct timespec ts;
     struct tm tm;
@@ -392,8 +391,8 @@ static int check_client_cert(struct MHD_Connection *conn, char *requester, size_
     if ((rv = gnutls_certificate_verify_peers2(sess, &status)) < 0 || status != 0) {
         gnutls_datum_t txt = {NULL, 0};
 
-        if (rv >= 0
-            && gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &txt, 0) >= 0) {
+        if (rv >= 0 &&
+            gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &txt, 0) >= 0) {
             snprintf(why, whysize, "client certificate: %s", (const char *)txt.data);
             gnutls_free(txt.data);
         } else {
@@ -401,8 +400,8 @@ static int check_client_cert(struct MHD_Connection *conn, char *requester, size_
         }
         return 0;
     }
-    if (!EVP_Digest(peers[0].data, peers[0].size, md, NULL, EVP_sha256(), NULL)
-        || reqsize < 5 + 2 * sizeof(md) + 1) {
+    if (!EVP_Digest(peers[0].data, peers[0].size, md, NULL, EVP_sha256(), NULL) ||
+        reqsize < 5 + 2 * sizeof(md) + 1) {
         ERR_clear_error();
         snprintf(why, whysize, "client certificate: cannot hash it");
         return 0;
@@ -441,8 +440,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
     client_text(conn, client, sizeof(client));
     if (c == NULL) {
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
         /* Refuse an announced oversize body before reading it. */
         if (cl != NULL && strtoull(cl, NULL, 10) > srv->cfg.max_body) {
@@ -482,20 +481,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return status_only(srv, conn, client, method, url, 404, "unknown profile");
 
     snprintf(requester, sizeof(requester), "%s", client);
-    if (l->tls && srv->cfg.client_ca != NULL
-        && !check_client_cert(conn, requester, sizeof(requester), why, sizeof(why)))
+    if (l->tls && srv->cfg.client_ca != NULL &&
+        !check_client_cert(conn, requester, sizeof(requester), why, sizeof(why)))
         return status_only(srv, conn, client, method, url, 403, why);
 
     memset(&rq, 0, sizeof(rq));
     memset(&rs, 0, sizeof(rs));
     rq.method = method;
     rq.path = url;
-    rq.profile = profile[0] != '\0'
-                     ? profile
-                     : af_nonce_profile_get0_name(af_ra_get0_profile(srv->ra, NULL));
+    rq.profile = profile[0] != '\0' ? profile
+                                    : af_nonce_profile_get0_name(af_ra_get0_profile(srv->ra, NULL));
     rq.label = label[0] != '\0' ? label : NULL;
-    rq.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                  MHD_HTTP_HEADER_CONTENT_TYPE);
+    rq.content_type =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     rq.cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, AF_RA_EST_COOKIE);
     rq.body = c->body != NULL ? c->body : (const unsigned char *)"";
     rq.body_len = c->len;
@@ -603,7 +601,11 @@ static int start_listener(AF_RA_SERVER *srv, AF_RA_LISTENER *l, const char *addr
     struct MHD_OptionItem ops[14];
     size_t nops = 0;
 
-#define OPT(o, v, p) ops[nops++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)}
+#define OPT(o, v, p)                                                                               \
+    ops[nops++] = (struct MHD_OptionItem)                                                          \
+    {                                                                                              \
+        (o), (intptr_t)(v), (p)                                                                    \
+    }
     if (!parse_addr(addr, &ss, tls ? "--https" : "--http"))
         return 0;
     l->srv = srv;
@@ -623,14 +625,15 @@ static int start_listener(AF_RA_SERVER *srv, AF_RA_LISTENER *l, const char *addr
             if (!tls_p11_load(&srv->cfg))
                 return 0;
         } else {
-            if ((cert = read_text(srv->cfg.tls_cert, NULL, "TLS certificate")) == NULL
-                || (key = read_text(srv->cfg.tls_key, &keylen, "TLS key")) == NULL)
+            if ((cert = read_text(srv->cfg.tls_cert, NULL, "TLS certificate")) == NULL ||
+                (key = read_text(srv->cfg.tls_key, &keylen, "TLS key")) == NULL)
                 goto done;
-            if (srv->cfg.tls_pin_file != NULL && !read_pin(srv->cfg.tls_pin_file, pass, sizeof(pass)))
+            if (srv->cfg.tls_pin_file != NULL &&
+                !read_pin(srv->cfg.tls_pin_file, pass, sizeof(pass)))
                 goto done;
         }
-        if (srv->cfg.client_ca != NULL
-            && (trust = read_text(srv->cfg.client_ca, NULL, "client CA file")) == NULL)
+        if (srv->cfg.client_ca != NULL &&
+            (trust = read_text(srv->cfg.client_ca, NULL, "client CA file")) == NULL)
             goto done;
     }
     /* Options as an array: which TLS options apply depends on the listener. Two-pointer options
@@ -656,8 +659,10 @@ static int start_listener(AF_RA_SERVER *srv, AF_RA_LISTENER *l, const char *addr
     OPT(MHD_OPTION_END, 0, NULL);
     l->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, l, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
     if (l->d == NULL) {
-        AF_ERR(AF_R_IO, "cannot listen on %s%s (address in use, or the TLS files are wrong; see "
-               "the log above)", tls ? "https://" : "http://", addr);
+        AF_ERR(AF_R_IO,
+               "cannot listen on %s%s (address in use, or the TLS files are wrong; see "
+               "the log above)",
+               tls ? "https://" : "http://", addr);
         goto done;
     }
     di = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -763,8 +768,8 @@ void af_ra_server_free(AF_RA_SERVER *srv)
 
     if (srv == NULL)
         return;
-    p11 = srv->https.d != NULL && srv->cfg.tls_key != NULL
-          && strncmp(srv->cfg.tls_key, "pkcs11:", 7) == 0;
+    p11 = srv->https.d != NULL && srv->cfg.tls_key != NULL &&
+          strncmp(srv->cfg.tls_key, "pkcs11:", 7) == 0;
     if (srv->http.d != NULL)
         MHD_stop_daemon(srv->http.d);
     if (srv->https.d != NULL)

@@ -207,8 +207,8 @@ static int load_cmp_material(AF_RA *ra, const AF_RA_CONFIG *cfg)
 {
     OSSL_STORE_INFO *info;
 
-    if (cfg->cmp_secret_file != NULL
-        && (ra->cmp_secret = read_secret_line(cfg->cmp_secret_file, &ra->cmp_secret_len)) == NULL)
+    if (cfg->cmp_secret_file != NULL &&
+        (ra->cmp_secret = read_secret_line(cfg->cmp_secret_file, &ra->cmp_secret_len)) == NULL)
         return 0;
     if (cfg->cmp_key != NULL) {
         if ((info = store_load_one(ra->libctx, cfg->cmp_key, OSSL_STORE_INFO_PKEY,
@@ -238,8 +238,8 @@ static int load_cmp_material(AF_RA *ra, const AF_RA_CONFIG *cfg)
         return 0;
     }
     if (cfg->cmp_trust != NULL) {
-        if ((ra->cmp_trust = X509_STORE_new()) == NULL
-            || X509_STORE_load_file_ex(ra->cmp_trust, cfg->cmp_trust, ra->libctx, NULL) != 1) {
+        if ((ra->cmp_trust = X509_STORE_new()) == NULL ||
+            X509_STORE_load_file_ex(ra->cmp_trust, cfg->cmp_trust, ra->libctx, NULL) != 1) {
             char why[256];
 
             af_err_line(why, sizeof(why));
@@ -270,8 +270,8 @@ static int init_rand(AF_RA *ra, const AF_RA_CONFIG *cfg)
     }
     ra->rand = EVP_RAND_CTX_new(r, NULL);
     EVP_RAND_free(r);
-    if (ra->rand == NULL || !EVP_RAND_instantiate(ra->rand, 0, 0, NULL, 0, NULL)
-        || !EVP_RAND_enable_locking(ra->rand)) {
+    if (ra->rand == NULL || !EVP_RAND_instantiate(ra->rand, 0, 0, NULL, 0, NULL) ||
+        !EVP_RAND_enable_locking(ra->rand)) {
         af_err_line(why, sizeof(why));
         AF_ERR(AF_R_CRYPTO, "cannot start the random generator %s: %s", name, why);
         return 0;
@@ -327,15 +327,14 @@ AF_RA *af_ra_new(const AF_RA_CONFIG *cfg)
     for (i = 0; i < ra->nprofiles; i++)
         if ((ra->profiles[i] = af_nonce_profile_new(table[i].name)) == NULL)
             goto err;
-    ra->default_profile = af_ra_get0_profile(ra, cfg->default_profile != NULL
-                                                     ? cfg->default_profile
-                                                     : AF_PROFILE_DEFAULT);
+    ra->default_profile = af_ra_get0_profile(ra, cfg->default_profile != NULL ? cfg->default_profile
+                                                                              : AF_PROFILE_DEFAULT);
     if (ra->default_profile == NULL)
         goto err;
     if (!split_list(cfg->empty_types, ra->empty_types, &ra->n_empty_types, "empty-nonce types",
-                    norm_oid)
-        || !split_list(cfg->empty_labels, ra->empty_labels, &ra->n_empty_labels,
-                       "empty-nonce labels", NULL))
+                    norm_oid) ||
+        !split_list(cfg->empty_labels, ra->empty_labels, &ra->n_empty_labels, "empty-nonce labels",
+                    NULL))
         goto err;
     if (!init_rand(ra, cfg))
         goto err;
@@ -473,8 +472,8 @@ AF_NONCE_RESULT af_ra_issue_ex(AF_RA *ra, const AF_NONCE_PROFILE *prof, const ch
 
     if (resp != NULL)
         *resp = NULL;
-    if (ra == NULL || prof == NULL || req == NULL || resp == NULL || binding == NULL
-        || binding_len == 0 || requester == NULL || requester_len == 0) {
+    if (ra == NULL || prof == NULL || req == NULL || resp == NULL || binding == NULL ||
+        binding_len == 0 || requester == NULL || requester_len == 0) {
         AF_ERR(AF_R_INVALID_ARGUMENT, "af_ra_issue: missing request, binding or requester");
         return AF_NONCE_ERROR;
     }
@@ -519,8 +518,8 @@ AF_NONCE_RESULT af_ra_issue_ex(AF_RA *ra, const AF_NONCE_PROFILE *prof, const ch
         if (r != AF_NONCE_OK)
             goto done;
         r = AF_NONCE_ERROR;
-        if (!af_nonce_resp_item_set1_nonce(ri, buf, (size_t)len)
-            || !af_nonce_resp_item_set_expiry_seconds(ri, ra->expiry_s))
+        if (!af_nonce_resp_item_set1_nonce(ri, buf, (size_t)len) ||
+            !af_nonce_resp_item_set_expiry_seconds(ri, ra->expiry_s))
             goto done;
     }
     *resp = out;

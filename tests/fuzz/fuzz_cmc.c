@@ -34,11 +34,11 @@ static void one(const uint8_t *data, size_t size, int response)
         abort();
     if (!af_cmc_msg_decode(&again, response, oid, out, outlen))
         abort();
-    if (!same(m.txid, m.txid_len, again.txid, again.txid_len)
-        || !same(m.sender_nonce, m.sender_nonce_len, again.sender_nonce, again.sender_nonce_len)
-        || !same(m.recip_nonce, m.recip_nonce_len, again.recip_nonce, again.recip_nonce_len)
-        || !same(m.nonce_ctl, m.nonce_ctl_len, again.nonce_ctl, again.nonce_ctl_len)
-        || m.status != again.status || m.fail_info != again.fail_info)
+    if (!same(m.txid, m.txid_len, again.txid, again.txid_len) ||
+        !same(m.sender_nonce, m.sender_nonce_len, again.sender_nonce, again.sender_nonce_len) ||
+        !same(m.recip_nonce, m.recip_nonce_len, again.recip_nonce, again.recip_nonce_len) ||
+        !same(m.nonce_ctl, m.nonce_ctl_len, again.nonce_ctl, again.nonce_ctl_len) ||
+        m.status != again.status || m.fail_info != again.fail_info)
         abort();
     OPENSSL_free(out);
     af_cmc_msg_cleanup(&m);

@@ -1,7 +1,7 @@
 /* test_cmc_asn1.c - CMC messages of the nonce exchange: golden vectors made by
- * `openssl asn1parse -genconf` (the .cnf files in tests/vectors/cmc) decode to the expected fields and encode
- * back to the same bytes, also when built from scratch; strictness (trailing bytes, BER, wrong
- * content type, duplicate controls); and the CMC responder called directly (recipientNonce,
+ * `openssl asn1parse -genconf` (the .cnf files in tests/vectors/cmc) decode to the expected fields
+ * and encode back to the same bytes, also when built from scratch; strictness (trailing bytes, BER,
+ * wrong content type, duplicate controls); and the CMC responder called directly (recipientNonce,
  * transactionId binding in the store, failure controls, HTTP-level refusals). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,8 @@
 #include "proto/cmc.h"
 #include "testutil.h"
 
-static const unsigned char txid[] = {0x23, 0xff, 0xe5, 0x72, 0xcc, 0xaf, 0x09}; /* 10132985123483401 */
+static const unsigned char txid[] = {0x23, 0xff, 0xe5, 0x72,
+                                     0xcc, 0xaf, 0x09}; /* 10132985123483401 */
 static const unsigned char req_sn[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 static const unsigned char rsp_sn[] = {0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7,
                                        0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf};
@@ -59,8 +60,8 @@ static void test_request_vector(void)
     CU_ASSERT_PTR_NULL(m.recip_nonce);
     CU_ASSERT_EQUAL(m.status, -1);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m.nonce_ctl);
-    CU_ASSERT_FATAL(af_nonce_req_decode(&req, prof, AF_NONCE_FMT_CMC, codec, m.nonce_ctl,
-                                        m.nonce_ctl_len));
+    CU_ASSERT_FATAL(
+        af_nonce_req_decode(&req, prof, AF_NONCE_FMT_CMC, codec, m.nonce_ctl, m.nonce_ctl_len));
     CU_ASSERT_EQUAL(af_nonce_req_item_get_len(af_nonce_req_get0_item(req, 0)), 32);
     CU_ASSERT_EQUAL(af_nonce_codec_get_body_part_id(codec), 3);
     /* decode -> encode: same bytes */
@@ -77,8 +78,8 @@ static void test_request_vector(void)
     CU_ASSERT_FATAL(af_nonce_req_encode(mine, prof, AF_NONCE_FMT_CMC, codec, &ctl, &ctl_len));
     af_cmc_msg_init(&built);
     CU_ASSERT_FATAL(af_cmc_msg_set1(&built.txid, &built.txid_len, txid, sizeof(txid)));
-    CU_ASSERT_FATAL(af_cmc_msg_set1(&built.sender_nonce, &built.sender_nonce_len, req_sn,
-                                    sizeof(req_sn)));
+    CU_ASSERT_FATAL(
+        af_cmc_msg_set1(&built.sender_nonce, &built.sender_nonce_len, req_sn, sizeof(req_sn)));
     CU_ASSERT_FATAL(af_cmc_msg_set1(&built.nonce_ctl, &built.nonce_ctl_len, ctl, ctl_len));
     CU_ASSERT_FATAL(af_cmc_msg_encode(&built, 0, &out, &outlen));
     CU_ASSERT(bytes_eq(out, outlen, der, len));
@@ -111,14 +112,14 @@ static void test_response_vector(void)
     CU_ASSERT(bytes_eq(m.recip_nonce, m.recip_nonce_len, req_sn, sizeof(req_sn)));
     CU_ASSERT_EQUAL(m.status, -1);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m.nonce_ctl);
-    CU_ASSERT_FATAL(af_nonce_resp_decode(&resp, prof, AF_NONCE_FMT_CMC, NULL, m.nonce_ctl,
-                                         m.nonce_ctl_len));
+    CU_ASSERT_FATAL(
+        af_nonce_resp_decode(&resp, prof, AF_NONCE_FMT_CMC, NULL, m.nonce_ctl, m.nonce_ctl_len));
     af_nonce_resp_item_get0_nonce(af_nonce_resp_get0_item(resp, 0), &nonce, &nlen);
     CU_ASSERT_EQUAL_FATAL(nlen, 32);
     for (i = 0; i < nlen; i++)
         CU_ASSERT_EQUAL(nonce[i], i);
-    CU_ASSERT(af_nonce_resp_item_get_expiry_seconds(af_nonce_resp_get0_item(resp, 0), NULL, &exp)
-              && exp == 300);
+    CU_ASSERT(af_nonce_resp_item_get_expiry_seconds(af_nonce_resp_get0_item(resp, 0), NULL, &exp) &&
+              exp == 300);
     CU_ASSERT_FATAL(af_cmc_msg_encode(&m, 1, &out, &outlen));
     CU_ASSERT(bytes_eq(out, outlen, der, len));
     /* the request's nonce OID does not pick out the response control */
@@ -155,10 +156,10 @@ static void test_failure_vector(void)
     /* from scratch, as the responder builds it */
     af_cmc_msg_init(&built);
     CU_ASSERT_FATAL(af_cmc_msg_set1(&built.txid, &built.txid_len, txid, sizeof(txid)));
-    CU_ASSERT_FATAL(af_cmc_msg_set1(&built.sender_nonce, &built.sender_nonce_len, rsp_sn,
-                                    sizeof(rsp_sn)));
-    CU_ASSERT_FATAL(af_cmc_msg_set1(&built.recip_nonce, &built.recip_nonce_len, req_sn,
-                                    sizeof(req_sn)));
+    CU_ASSERT_FATAL(
+        af_cmc_msg_set1(&built.sender_nonce, &built.sender_nonce_len, rsp_sn, sizeof(rsp_sn)));
+    CU_ASSERT_FATAL(
+        af_cmc_msg_set1(&built.recip_nonce, &built.recip_nonce_len, req_sn, sizeof(req_sn)));
     built.status = AF_CMC_STATUS_FAILED;
     built.fail_info = AF_CMC_FAIL_TRY_LATER;
     built.status_body_part = 3;
@@ -260,7 +261,8 @@ static void test_duplicate_control(void)
     OPENSSL_free(out);
 }
 
-/* ---- the responder ---------------------------------------------------------------------------- */
+/* ---- the responder ----------------------------------------------------------------------------
+ */
 
 static AF_RA *make_ra(size_t max_total)
 {
@@ -312,14 +314,14 @@ static void test_responder_issues_bound_nonce(void)
     CU_ASSERT(bytes_eq(m.recip_nonce, m.recip_nonce_len, req_sn, sizeof(req_sn)));
     CU_ASSERT_EQUAL(m.sender_nonce_len, 16);
     CU_ASSERT_EQUAL(m.status, -1);
-    CU_ASSERT_FATAL(af_nonce_resp_decode(&resp, prof, AF_NONCE_FMT_CMC, NULL, m.nonce_ctl,
-                                         m.nonce_ctl_len));
+    CU_ASSERT_FATAL(
+        af_nonce_resp_decode(&resp, prof, AF_NONCE_FMT_CMC, NULL, m.nonce_ctl, m.nonce_ctl_len));
     af_nonce_resp_item_get0_nonce(af_nonce_resp_get0_item(resp, 0), &nonce, &nlen);
     CU_ASSERT_EQUAL(nlen, 32);
     /* recorded under the transactionId */
-    CU_ASSERT_EQUAL(af_nonce_store_consume(af_ra_get0_store(ra), nonce, nlen, req_sn,
-                                           sizeof(req_sn)),
-                    AF_NONCE_WRONG_TRANSACTION);
+    CU_ASSERT_EQUAL(
+        af_nonce_store_consume(af_ra_get0_store(ra), nonce, nlen, req_sn, sizeof(req_sn)),
+        AF_NONCE_WRONG_TRANSACTION);
     CU_ASSERT_EQUAL(af_nonce_store_consume(af_ra_get0_store(ra), nonce, nlen, txid, sizeof(txid)),
                     AF_NONCE_OK);
     ERR_clear_error();
@@ -397,9 +399,8 @@ static void test_responder_failures(void)
     CU_ASSERT_EQUAL(call(ra, "POST", "application/json", der, len, &rs), 1);
     CU_ASSERT_EQUAL(rs.status, 415);
     CU_ASSERT_PTR_NULL(rs.body);
-    CU_ASSERT_EQUAL(call(ra, "POST", "application/pkcs7-mime; smime-type=CMC-response", der, len,
-                         &rs),
-                    1);
+    CU_ASSERT_EQUAL(
+        call(ra, "POST", "application/pkcs7-mime; smime-type=CMC-response", der, len, &rs), 1);
     CU_ASSERT_EQUAL(rs.status, 415);
     CU_ASSERT_EQUAL(call(ra, "POST", AF_CMC_REQUEST_CT, der, len - 3, &rs), 1);
     CU_ASSERT_EQUAL(rs.status, 400);

@@ -55,17 +55,17 @@ static AF_PROTO_OPTS *opts_for(const char *path, const char *profile, int len)
     char url[128];
 
     snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", af_ra_server_get_port(srv, 0), path);
-    if (o == NULL || !af_proto_opts_set_protocol(o, AF_PROTO_CMC) || !af_proto_opts_set1_url(o, url)
-        || !af_proto_opts_set_profile_name(o, profile)
-        || !af_proto_opts_set_timeouts(o, 5, 10)) {
+    if (o == NULL || !af_proto_opts_set_protocol(o, AF_PROTO_CMC) ||
+        !af_proto_opts_set1_url(o, url) || !af_proto_opts_set_profile_name(o, profile) ||
+        !af_proto_opts_set_timeouts(o, 5, 10)) {
         af_proto_opts_free(o);
         return NULL;
     }
     if (len > 0) {
         AF_NONCE_REQ *req = af_nonce_req_new();
         AF_NONCE_REQ_ITEM *it = req != NULL ? af_nonce_req_add0_item(req) : NULL;
-        int ok = it != NULL && af_nonce_req_item_set_len(it, len)
-                 && af_proto_opts_set1_request(o, req);
+        int ok =
+            it != NULL && af_nonce_req_item_set_len(it, len) && af_proto_opts_set1_request(o, req);
 
         af_nonce_req_free(req);
         if (!ok) {

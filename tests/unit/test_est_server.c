@@ -78,8 +78,8 @@ static AF_NONCE_RESP *decode_body(const AF_RA_HTTP_RESP *rs, const char *profile
     AF_NONCE_PROFILE *prof = af_nonce_profile_new(profile);
     AF_NONCE_RESP *resp = NULL;
 
-    if (prof == NULL || !af_nonce_resp_decode(&resp, prof, AF_NONCE_FMT_JSON, NULL, rs->body,
-                                              rs->body_len))
+    if (prof == NULL ||
+        !af_nonce_resp_decode(&resp, prof, AF_NONCE_FMT_JSON, NULL, rs->body, rs->body_len))
         resp = NULL;
     af_nonce_profile_free(prof);
     return resp;
@@ -111,9 +111,8 @@ static void test_get_issues_bound_nonce(void)
     CU_ASSERT_EQUAL(af_nonce_resp_get_count(resp), 1);
     af_nonce_resp_item_get0_nonce(af_nonce_resp_get0_item(resp, 0), &nonce, &len);
     CU_ASSERT_EQUAL(len, 32); /* the default length */
-    CU_ASSERT_EQUAL(af_nonce_resp_item_get_expiry_seconds(af_nonce_resp_get0_item(resp, 0), NULL,
-                                                          &exp),
-                    1);
+    CU_ASSERT_EQUAL(
+        af_nonce_resp_item_get_expiry_seconds(af_nonce_resp_get0_item(resp, 0), NULL, &exp), 1);
     CU_ASSERT_EQUAL(exp, 300);
     /* Recorded under the cookie: another binding is refused, the cookie's works exactly once. */
     CU_ASSERT_EQUAL(af_nonce_store_consume(af_ra_get0_store(ra), nonce, len,
@@ -157,8 +156,8 @@ static void test_post_len(void)
     for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
         snprintf(body, sizeof(body), "{\"len\":%d}", lens[i]);
         /* media type parameters and case do not matter */
-        req_init(&rq, "POST", "draft-08", "Application/EST-attestation-freshness+json; charset=utf-8",
-                 body);
+        req_init(&rq, "POST", "draft-08",
+                 "Application/EST-attestation-freshness+json; charset=utf-8", body);
         CU_ASSERT_EQUAL(af_ra_est_nonce_handle(ra, &rq, &rs), 1);
         CU_ASSERT_EQUAL(rs.status, 200);
         resp = decode_body(&rs, "draft-08");
@@ -402,8 +401,10 @@ static void test_hsm_rand_missing_is_clear(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(line, "--soft-rand"));
 }
 
-AF_TEST_MAIN("est_server", NULL, NULL, {"GET issues a cookie-bound nonce", test_get_issues_bound_nonce},
-             {"POST len 8/32/48/64", test_post_len}, {"bad requests: 400/404/405", test_bad_requests},
+AF_TEST_MAIN("est_server", NULL, NULL,
+             {"GET issues a cookie-bound nonce", test_get_issues_bound_nonce},
+             {"POST len 8/32/48/64", test_post_len},
+             {"bad requests: 400/404/405", test_bad_requests},
              {"405 names the allowed methods", test_method_allow_header},
              {"store full: 503", test_store_full_503}, {"rate limit: 503", test_rate_limit_503},
              {"empty-nonce policy by label and type", test_empty_nonce_policy},
