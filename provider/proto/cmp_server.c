@@ -766,6 +766,17 @@ static int fast_genm(cmp_call *c, AF_RA_HTTP_RESP *rs)
     memset(&f, 0, sizeof(f));
     if (secret == NULL || !fast_parse(rq->body, rq->body_len, &f))
         goto end;
+    /* only what OpenSSL itself reads as one PKIMessage is answered here (the view above keeps
+     * some fields as ANY; the answer copies the sender) */
+    {
+        const unsigned char *q = rq->body;
+        OSSL_CMP_MSG *m = d2i_OSSL_CMP_MSG(NULL, &q, (long)rq->body_len);
+        int whole = m != NULL && q == rq->body + rq->body_len;
+
+        OSSL_CMP_MSG_free(m);
+        if (!whole)
+            goto end;
+    }
     if (!pbm_key_get(libctx, secret, slen, &k))
         goto end;
     /* the request's MAC, computed as OpenSSL computes it */
