@@ -47,6 +47,14 @@ typedef struct {
     _Atomic int state;
     AF_P11_TOKEN *_Atomic tok; /* resolved on first use; tokens live as long as AF_P11 */
     _Atomic int is_parent;     /* has served get_seed: another DRBG draws from us */
+    /* The hot path: one session claimed by this generator, so a call costs one atomic exchange
+     * instead of two pool lock pairs. A PKCS#11 session serves one thread at a time: whoever
+     * finds the claim taken (another thread on a shared ctx) borrows from the pool instead. */
+    atomic_flag claimed;
+    CK_SESSION_HANDLE sess; /* CK_INVALID_HANDLE: none yet; only touched under claimed */
+    unsigned int sess_gen;  /* fork generation sess belongs to */
+    CK_FUNCTION_LIST *fl;   /* set with tok */
+    int trace;              /* debug-level trace: log every call (decided once, not per call) */
 } AF_RAND;
 
 /* C_GenerateRandom calls of this process (the HSM really was asked). */
@@ -55,18 +63,36 @@ static _Atomic unsigned long long hsm_calls;
 static void *rand_newctx(void *provctx, void *parent, const OSSL_DISPATCH *parent_dispatch)
 {
     AF_RAND *r = OPENSSL_zalloc(sizeof(*r));
+    const AF_PROV_CONFIG *cfg = af_prov_config(provctx);
 
     /* A parent is accepted and ignored: every byte comes from the token. */
     if (r == NULL)
         return NULL;
     r->pc = provctx;
+    r->trace = cfg->debug_log != NULL && cfg->debug_level >= AF_LOG_TRACE;
     atomic_store(&r->state, EVP_RAND_STATE_UNINITIALISED);
+    atomic_flag_clear(&r->claimed);
+    r->sess = CK_INVALID_HANDLE;
     return r;
+}
+
+/* Gives the claimed session back to the pool (which drops it if it belongs to the parent of a
+ * forked child). Called with the claim held or when no other thread can hold it. */
+static void release_session(AF_RAND *r)
+{
+    if (r->sess != CK_INVALID_HANDLE && r->sess_gen == af_p11_generation(af_prov_p11(r->pc)))
+        af_p11_session_put(atomic_load(&r->tok), r->sess, 1);
+    r->sess = CK_INVALID_HANDLE;
 }
 
 static void rand_freectx(void *vctx)
 {
-    OPENSSL_free(vctx);
+    AF_RAND *r = vctx;
+
+    if (r == NULL)
+        return;
+    release_session(r);
+    OPENSSL_free(r);
 }
 
 static int rand_instantiate(void *vctx, unsigned int strength, int prediction_resistance,
@@ -88,6 +114,10 @@ static int rand_uninstantiate(void *vctx)
     AF_RAND *r = vctx;
 
     atomic_store(&r->state, EVP_RAND_STATE_UNINITIALISED);
+    if (!atomic_flag_test_and_set(&r->claimed)) {
+        release_session(r);
+        atomic_flag_clear(&r->claimed);
+    }
     return 1;
 }
 
@@ -124,42 +154,93 @@ static AF_P11_TOKEN *rand_token(AF_RAND *r)
                       cfg->token != NULL ? cfg->token : "", cfg->token != NULL ? "'" : "");
         return NULL;
     }
+    r->fl = af_p11_fl(af_prov_p11(r->pc));
     atomic_store(&r->tok, tok);
     return tok;
 }
 
-static int token_random(AF_RAND *r, unsigned char *out, size_t outlen)
+/* C_GenerateRandom in chunks the token accepts. */
+static CK_RV generate_on(AF_RAND *r, CK_SESSION_HANDLE s, unsigned char *out, size_t outlen)
 {
-    AF_P11_TOKEN *tok;
-    CK_SESSION_HANDLE s;
     CK_RV rv = CKR_OK;
-    int ok;
 
-    if ((tok = rand_token(r)) == NULL || !af_p11_session_get(tok, &s))
-        return 0;
     while (outlen > 0) {
         CK_ULONG n = outlen > RAND_MAX_REQUEST ? RAND_MAX_REQUEST : (CK_ULONG)outlen;
 
-        af_prov_log(r->pc, AF_LOG_TRACE, "C_GenerateRandom(%lu bytes)", n);
-        rv = af_p11_fl(af_prov_p11(r->pc))->C_GenerateRandom(s, out, n);
+        if (r->trace)
+            af_prov_log(r->pc, AF_LOG_TRACE, "C_GenerateRandom(%lu bytes)", n);
+        rv = r->fl->C_GenerateRandom(s, out, n);
         atomic_fetch_add_explicit(&hsm_calls, 1, memory_order_relaxed);
         if (rv != CKR_OK)
             break;
         out += n;
         outlen -= n;
     }
-    ok = rv == CKR_OK;
-    af_p11_session_put(tok, s, ok);
-    if (!ok) {
-        if (r->is_parent)
-            af_prov_raise_rv(r->pc, AF_PR_RANDOM, rv,
-                             "ATTFRESH-RAND as a seed source: C_GenerateRandom failed; the token "
-                             "uses OpenSSL's RNG, which is busy building its DRBGs - configure "
-                             "'random = ATTFRESH-RAND' instead of 'seed' (docs/rng.md)");
-        else
-            af_prov_raise_rv(r->pc, AF_PR_RANDOM, rv, "ATTFRESH-RAND: C_GenerateRandom failed");
+    return rv;
+}
+
+/* The shared-ctx case: another thread holds the claimed session, borrow one from the pool. */
+static CK_RV generate_pooled(AF_RAND *r, AF_P11_TOKEN *tok, unsigned char *out, size_t outlen,
+                             int *raised)
+{
+    CK_SESSION_HANDLE s;
+    CK_RV rv;
+
+    if (!af_p11_session_get(tok, &s)) {
+        *raised = 1;
+        return CKR_GENERAL_ERROR;
     }
-    return ok;
+    rv = generate_on(r, s, out, outlen);
+    af_p11_session_put(tok, s, rv == CKR_OK);
+    return rv;
+}
+
+static int token_random(AF_RAND *r, unsigned char *out, size_t outlen)
+{
+    AF_P11_TOKEN *tok = atomic_load_explicit(&r->tok, memory_order_acquire);
+    unsigned int gen;
+    CK_RV rv;
+    int raised = 0;
+
+    if (tok == NULL && (tok = rand_token(r)) == NULL)
+        return 0;
+    /* A forked child re-initialises the module (and learns its new generation) here. */
+    if (!af_p11_ready(af_prov_p11(r->pc)))
+        return 0;
+    if (atomic_flag_test_and_set_explicit(&r->claimed, memory_order_acquire)) {
+        rv = generate_pooled(r, tok, out, outlen, &raised);
+    } else {
+        gen = af_p11_generation(af_prov_p11(r->pc));
+        if (r->sess != CK_INVALID_HANDLE && r->sess_gen != gen)
+            r->sess = CK_INVALID_HANDLE; /* the parent's handle: not ours to use or close */
+        if (r->sess == CK_INVALID_HANDLE) {
+            if (af_p11_session_get(tok, &r->sess)) {
+                r->sess_gen = gen;
+            } else {
+                r->sess = CK_INVALID_HANDLE;
+                raised = 1;
+            }
+        }
+        rv = raised ? CKR_GENERAL_ERROR : generate_on(r, r->sess, out, outlen);
+        if (rv != CKR_OK && r->sess != CK_INVALID_HANDLE) {
+            /* state unknown after a failure: the pool closes it */
+            af_p11_session_put(tok, r->sess, 0);
+            r->sess = CK_INVALID_HANDLE;
+        }
+        atomic_flag_clear_explicit(&r->claimed, memory_order_release);
+    }
+    if (rv == CKR_OK)
+        return 1;
+    if (raised)
+        return 0;
+    if (r->is_parent)
+        af_prov_raise_rv(r->pc, AF_PR_RANDOM, rv,
+                         "ATTFRESH-RAND as a seed source: C_GenerateRandom failed; the token "
+                         "uses OpenSSL's RNG, which is busy building its DRBGs - configure "
+                         "'random = ATTFRESH-RAND' instead of 'seed' (docs/rng.md)");
+    else
+        af_prov_raise_rv(r->pc, AF_PR_RANDOM, rv, "ATTFRESH-RAND: C_GenerateRandom failed");
+    return 0;
 }
 
 static int rand_generate(void *vctx, unsigned char *out, size_t outlen, unsigned int strength,
