@@ -495,7 +495,8 @@ int af_key_priv_handle(AF_KEY *key, CK_OBJECT_HANDLE *out)
         CRYPTO_THREAD_unlock(key->lock);
         return 1;
     }
-    ok = af_p11_token_login(key->tok, NULL, NULL, NULL, NULL) && af_p11_session_get(key->tok, &s);
+    ok = af_p11_token_login_for(key->tok, af_key_get0_uri(key), NULL, NULL, NULL, NULL) &&
+         af_p11_session_get(key->tok, &s);
     if (ok) {
         ok = find_one(key, s, CKO_PRIVATE_KEY, &key->priv);
         if (key->pub != CK_INVALID_HANDLE && !find_one(key, s, CKO_PUBLIC_KEY, &key->pub))

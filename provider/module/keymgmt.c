@@ -359,8 +359,9 @@ static AF_P11_TOKEN *gen_token(AF_GEN_CTX *g, AF_P11 *p11)
     }
     tok = af_p11_token_next(p11, uri, NULL);
     if (tok == NULL)
-        af_prov_raise(g->pc, AF_PR_TOKEN_NOT_FOUND, "no token matches '%s'",
-                      g->token != NULL ? g->token : "(configured token)");
+        af_prov_raise_rv(g->pc, AF_PR_TOKEN_NOT_FOUND, CKR_TOKEN_NOT_PRESENT,
+                         "no token matches '%s'",
+                         g->token != NULL ? g->token : "(configured token)");
     p11_kit_uri_free(uri);
     return tok;
 }

@@ -149,9 +149,9 @@ static AF_P11_TOKEN *rand_token(AF_RAND *r)
     tok = af_p11_token_next(af_prov_p11(r->pc), NULL, NULL);
     if (tok == NULL) {
         cfg = af_prov_config(r->pc);
-        af_prov_raise(r->pc, AF_PR_TOKEN_NOT_FOUND, "ATTFRESH-RAND: no token%s%s%s",
-                      cfg->token != NULL ? " matches '" : " present",
-                      cfg->token != NULL ? cfg->token : "", cfg->token != NULL ? "'" : "");
+        af_prov_raise_rv(r->pc, AF_PR_TOKEN_NOT_FOUND, CKR_TOKEN_NOT_PRESENT,
+                         "ATTFRESH-RAND: no token%s%s%s", cfg->token != NULL ? " matches '" : " present",
+                         cfg->token != NULL ? cfg->token : "", cfg->token != NULL ? "'" : "");
         return NULL;
     }
     r->fl = af_p11_fl(af_prov_p11(r->pc));

@@ -198,9 +198,10 @@ static int rsa_only(AF_SIG_CTX *ctx, const char *what)
 {
     if (ctx->type == AF_KEY_RSA)
         return 1;
-    af_prov_raise(ctx->pc, AF_PR_KEY_TYPE, "%s is an RSA option, but %s is an %s key", what,
-                  ctx->key != NULL ? af_key_get0_uri(ctx->key) : "the key",
-                  af_key_type_name(ctx->type));
+    af_prov_raise_rv(ctx->pc, AF_PR_KEY_TYPE, CKR_KEY_TYPE_INCONSISTENT,
+                     "%s is an RSA option, but %s is an %s key", what,
+                     ctx->key != NULL ? af_key_get0_uri(ctx->key) : "the key",
+                     af_key_type_name(ctx->type));
     return 0;
 }
 
@@ -484,8 +485,9 @@ static int sig_init(AF_SIG_CTX *ctx, void *provkey, const OSSL_PARAM params[], i
 
     if (key != NULL) {
         if (af_key_type(key) != ctx->type) {
-            af_prov_raise(ctx->pc, AF_PR_KEY_TYPE, "%s is an %s key, not %s", af_key_get0_uri(key),
-                          af_key_type_name(af_key_type(key)), af_key_type_name(ctx->type));
+            af_prov_raise_rv(ctx->pc, AF_PR_KEY_TYPE, CKR_KEY_TYPE_INCONSISTENT,
+                             "%s is an %s key, not %s", af_key_get0_uri(key),
+                             af_key_type_name(af_key_type(key)), af_key_type_name(ctx->type));
             return 0;
         }
         if (key != ctx->key) {

@@ -83,6 +83,26 @@ static void store_ctx_free(AF_STORE_CTX *ctx)
     OPENSSL_free(ctx);
 }
 
+/* p11-kit's parser result by name: a malformed URI never reaches the token, so this code is
+ * the one the error line can name. */
+static const char *uri_rc_name(int rc)
+{
+    switch (rc) {
+    case P11_KIT_URI_BAD_SCHEME:
+        return "P11_KIT_URI_BAD_SCHEME";
+    case P11_KIT_URI_BAD_ENCODING:
+        return "P11_KIT_URI_BAD_ENCODING";
+    case P11_KIT_URI_BAD_SYNTAX:
+        return "P11_KIT_URI_BAD_SYNTAX";
+    case P11_KIT_URI_BAD_VERSION:
+        return "P11_KIT_URI_BAD_VERSION";
+    case P11_KIT_URI_NOT_FOUND:
+        return "P11_KIT_URI_NOT_FOUND";
+    default:
+        return "P11_KIT_URI_UNEXPECTED";
+    }
+}
+
 static AF_STORE_CTX *store_ctx_new(AF_PROV_CTX *pc, const char *uri)
 {
     AF_STORE_CTX *ctx = OPENSSL_zalloc(sizeof(*ctx));
@@ -97,8 +117,8 @@ static AF_STORE_CTX *store_ctx_new(AF_PROV_CTX *pc, const char *uri)
     ctx->pc = pc;
     rc = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, ctx->uri);
     if (rc != P11_KIT_URI_OK) {
-        af_prov_raise(pc, AF_PR_URI, "malformed PKCS#11 URI '%s': %s", ctx->masked,
-                      p11_kit_uri_message(rc));
+        af_prov_raise(pc, AF_PR_URI, "malformed PKCS#11 URI '%s': %s (%s; no PKCS#11 call made)",
+                      ctx->masked, p11_kit_uri_message(rc), uri_rc_name(rc));
         store_ctx_free(ctx);
         return NULL;
     }
@@ -242,18 +262,21 @@ static int gather(AF_STORE_CTX *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_c
     while ((tok = af_p11_token_next(p11, ctx->uri, tok)) != NULL) {
         ntokens++;
         if (need_login &&
-            !af_p11_token_login(tok, p11_kit_uri_get_pin_value(ctx->uri),
-                                p11_kit_uri_get_pin_source(ctx->uri), pw_cb, pw_cbarg))
+            !af_p11_token_login_for(tok, ctx->masked, p11_kit_uri_get_pin_value(ctx->uri),
+                                    p11_kit_uri_get_pin_source(ctx->uri), pw_cb, pw_cbarg))
             return 0;
         if (!gather_token(ctx, tok, classes, nclasses))
             return 0;
     }
     if (ntokens == 0) {
-        af_prov_raise(ctx->pc, AF_PR_TOKEN_NOT_FOUND, "no token matches %s", ctx->masked);
+        af_prov_raise_rv(ctx->pc, AF_PR_TOKEN_NOT_FOUND, CKR_TOKEN_NOT_PRESENT,
+                         "no token matches %s", ctx->masked);
         return 0;
     }
     if (ctx->nitems == 0) {
-        af_prov_raise(ctx->pc, AF_PR_OBJECT_NOT_FOUND, "no object matches %s", ctx->masked);
+        /* C_FindObjects succeeded and found nothing: say so rather than invent a CKR_ code */
+        af_prov_raise(ctx->pc, AF_PR_OBJECT_NOT_FOUND,
+                      "no object matches %s (C_FindObjects: CKR_OK, 0 objects)", ctx->masked);
         return 0;
     }
     return 1;

@@ -37,6 +37,9 @@ int af_p11_token_mech(AF_P11_TOKEN *tok, CK_MECHANISM_TYPE mech, CK_MECHANISM_IN
  * source, then the passphrase callback. The PIN is cleansed after use and never logged. */
 int af_p11_token_login(AF_P11_TOKEN *tok, const char *pin_value, const char *pin_source,
                        OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg);
+/* Same; what (a URI with any PIN masked, or NULL) names in error lines what needed the login. */
+int af_p11_token_login_for(AF_P11_TOKEN *tok, const char *what, const char *pin_value,
+                           const char *pin_source, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg);
 
 /* Borrows an R/W session of the token from its pool (opens one if none is idle). One operation
  * at a time per session; return it with af_p11_session_put, reusable = 0 when its state is

@@ -299,6 +299,14 @@ static int get_pin(AF_P11_TOKEN *tok, const char *pin_value, const char *pin_sou
 int af_p11_token_login(AF_P11_TOKEN *tok, const char *pin_value, const char *pin_source,
                        OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
+    return af_p11_token_login_for(tok, NULL, pin_value, pin_source, pw_cb, pw_cbarg);
+}
+
+int af_p11_token_login_for(AF_P11_TOKEN *tok, const char *what, const char *pin_value,
+                           const char *pin_source, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+    /* " for <uri>" in messages, so the line says which key needed the login */
+    const char *for_ = what != NULL ? " for " : "", *w = what != NULL ? what : "";
     CK_FUNCTION_LIST *fl;
     unsigned int gen;
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
@@ -325,8 +333,8 @@ int af_p11_token_login(AF_P11_TOKEN *tok, const char *pin_value, const char *pin
      * the user out, and the pool may close all of its own. */
     rv = fl->C_OpenSession(tok->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
     if (rv != CKR_OK) {
-        af_prov_raise_rv(tok->owner->pc, AF_PR_SESSION, rv, "C_OpenSession on token '%s' failed",
-                         label);
+        af_prov_raise_rv(tok->owner->pc, AF_PR_SESSION, rv,
+                         "C_OpenSession on token '%s'%s%s failed", label, for_, w);
         goto out;
     }
     if (tok->info.flags & CKF_PROTECTED_AUTHENTICATION_PATH) {
@@ -339,8 +347,13 @@ int af_p11_token_login(AF_P11_TOKEN *tok, const char *pin_value, const char *pin
         af_p11_nest_leave();
     }
     if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
-        af_prov_raise_rv(tok->owner->pc, AF_PR_LOGIN, rv, "login to token '%s' failed%s", label,
-                         rv == CKR_PIN_INCORRECT ? ": wrong PIN" : "");
+        af_prov_raise_rv(tok->owner->pc, AF_PR_LOGIN, rv, "login to token '%s'%s%s failed%s",
+                         label, for_, w,
+                         rv == CKR_PIN_INCORRECT  ? ": wrong PIN"
+                         : rv == CKR_PIN_LOCKED   ? ": PIN locked"
+                         : rv == CKR_PIN_EXPIRED  ? ": PIN expired"
+                         : rv == CKR_PIN_LEN_RANGE ? ": PIN length out of range"
+                                                  : "");
         goto out;
     }
     tok->login_session = s;

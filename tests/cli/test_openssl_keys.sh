@@ -130,23 +130,28 @@ expect_ok "pkeyutl -verify Ed25519" openssl pkeyutl -verify -rawin -pubin -inkey
     -sigfile ed.sig
 
 # ---- errors: one clear line each, non-zero exit --------------------------------------------------
-expect_fail "wrong PIN" 'CKR_PIN_INCORRECT' \
+expect_fail "wrong PIN (URI named, PIN masked)" \
+    "for pkcs11:object=$tag-ec;type=private\\?pin-value=\\*\\*\\* failed: wrong PIN \\(CKR_PIN_INCORRECT\\)" \
     openssl req -new -key "pkcs11:object=$tag-ec;type=private?pin-value=00000000" -subj /CN=x -out x.csr
-expect_fail "missing token" 'no token matches pkcs11:token=no-such-token' \
+expect_fail "missing token" \
+    "no token matches pkcs11:token=no-such-token;object=$tag-ec \\(CKR_TOKEN_NOT_PRESENT\\)" \
     openssl req -new -key "pkcs11:token=no-such-token;object=$tag-ec" -subj /CN=x -out x.csr
-expect_fail "missing object" "no object matches pkcs11:object=$tag-missing" \
+expect_fail "missing object" \
+    "no object matches pkcs11:object=$tag-missing;type=private \\(C_FindObjects: CKR_OK, 0 objects\\)" \
     openssl req -new -key "pkcs11:object=$tag-missing;type=private" -subj /CN=x -out x.csr
-expect_fail "malformed URI (PIN masked)" "malformed PKCS#11 URI 'pkcs11:object=%zz;pin-value=\*\*\*'" \
+expect_fail "malformed URI (PIN masked)" \
+    "malformed PKCS#11 URI 'pkcs11:object=%zz;pin-value=\*\*\*'.*P11_KIT_URI_BAD_ENCODING" \
     openssl req -new -key "pkcs11:object=%zz;pin-value=s3cr3t" -subj /CN=x -out x.csr
 if grep ':attfresh::' err.txt | grep -q s3cr3t; then bad "PIN in our error line"; else ok "PIN masked"; fi
-expect_fail "key type mismatch (RSA padding on EC)" 'key type mismatch.*RSA option.*EC key' \
+expect_fail "key type mismatch (RSA padding on EC)" \
+    'key type mismatch.*RSA option, but pkcs11:.*;type=private is an EC key \(CKR_KEY_TYPE_INCONSISTENT\)' \
     openssl dgst -sha256 -sigopt pad-mode:pss -sign mykey.pem -out x.sig msg.txt
-expect_fail "key type mismatch (pkeyutl PSS on EC)" 'key type mismatch' \
+expect_fail "key type mismatch (pkeyutl PSS on EC)" 'key type mismatch.*pkcs11:.*CKR_KEY_TYPE_INCONSISTENT' \
     openssl pkeyutl -sign -inkey mykey.pem -pkeyopt pad-mode:pss -in msg.dgst -out x.sig
 
 # A token that refuses CKM_ECDSA: a private copy of the fixture's SoftHSM2 configuration.
 sed 's/^log.level.*/&\nslots.mechanisms = ALL,-CKM_ECDSA/' "$AF_TEST_TOKEN_DIR/softhsm2.conf" >nomech.conf
-expect_fail "mechanism the token lacks" 'lacks CKM_ECDSA.*CKR_MECHANISM_INVALID' \
+expect_fail "mechanism the token lacks" 'the token of pkcs11:.*;type=private lacks CKM_ECDSA \(CKR_MECHANISM_INVALID\)' \
     env SOFTHSM2_CONF="$work/nomech.conf" openssl dgst -sha256 -sign mykey.pem -out x.sig msg.txt
 
 echo "$fails failure(s)"

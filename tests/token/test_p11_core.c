@@ -195,6 +195,14 @@ static void test_wrong_pin(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(last_error_data(), af_test_token_label()));
     CU_ASSERT_PTR_NULL(strstr(last_error_data(), "not-the-pin"));
     ERR_clear_error();
+    /* with what needed the login: the line names it (the caller passes the masked URI) */
+    CU_ASSERT_EQUAL(af_p11_token_login_for(tok, "pkcs11:object=k;pin-value=***", "not-the-pin",
+                                           NULL, NULL, NULL),
+                    0);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(last_error_data(), "for pkcs11:object=k;pin-value=*** failed: wrong PIN"));
+    CU_ASSERT_PTR_NULL(strstr(last_error_data(), "not-the-pin"));
+    ERR_clear_error();
 }
 
 static void test_login_file(void)
