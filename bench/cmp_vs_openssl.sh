@@ -58,6 +58,7 @@ else
 fi
 "$build/attfresh" serve "${ra_args[@]}" >"$tmp/attfresh.out" 2>"$tmp/attfresh.err" &
 pids+=($!)
+ra_pid=$!
 ra_port=""
 for i in $(seq 1 100); do
     ra_port=$(sed -n 's|^http://127.0.0.1:\([0-9]*\)/$|\1|p' "$tmp/attfresh.out")
@@ -72,6 +73,7 @@ OPENSSL_CONF=/dev/null openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P
 (cd "$tmp" && OPENSSL_CONF=/dev/null exec openssl cmp -port 0 -srv_secret "file:$tmp/mac.txt" \
     -srv_ref mock -rsp_cert "$tmp/mock.pem" -verbosity 3 >"$tmp/mock.out" 2>"$tmp/mock.err") &
 pids+=($!)
+mock_pid=$!
 mock_port=""
 for i in $(seq 1 100); do
     mock_port=$(sed -n 's/^ACCEPT .*:\([0-9]*\) PID=.*/\1/p' "$tmp/mock.out")
@@ -84,15 +86,33 @@ done
 bench() { "$build/bench/bench_cmp" "$1" "$2" "$tmp/mac.txt" "$3" "$conns" "$maxs"; }
 bench "$ra_port" /.well-known/cmp 500 >/dev/null
 bench "$mock_port" /pkix/ 500 >/dev/null
+# server CPU time (user + system, clock ticks) of a process
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+# run PID PORT PATH: one measured run; prints the bench line plus the server's CPU per request
+run() {
+    local t0 t1 line
+    t0=$(ticks "$1")
+    line=$(bench "$2" "$3" "$requests")
+    t1=$(ticks "$1")
+    echo "$line  server_cpu_us/req $(awk -v d=$((t1 - t0)) -v hz="$hz" -v n="$requests" \
+        'BEGIN {printf "%.0f", d * 1e6 / hz / n}')"
+}
+rate() { sed -n 's/.*requests\/s \([0-9.]*\).*/\1/p'; }
+cpu() { sed -n 's/.*server_cpu_us\/req \([0-9]*\).*/\1/p'; }
 ours=()
 theirs=()
+ours_cpu=()
+theirs_cpu=()
 for r in $(seq 1 "$repeat"); do
-    line=$(bench "$ra_port" /.well-known/cmp "$requests")
+    line=$(run "$ra_pid" "$ra_port" /.well-known/cmp)
     echo "run $r attfresh serve:    $line"
-    ours+=("$(echo "$line" | sed -n 's/.*requests\/s \([0-9.]*\).*/\1/p')")
-    line=$(bench "$mock_port" /pkix/ "$requests")
+    ours+=("$(echo "$line" | rate)")
+    ours_cpu+=("$(echo "$line" | cpu)")
+    line=$(run "$mock_pid" "$mock_port" /pkix/)
     echo "run $r openssl cmp -port: $line"
-    theirs+=("$(echo "$line" | sed -n 's/.*requests\/s \([0-9.]*\).*/\1/p')")
+    theirs+=("$(echo "$line" | rate)")
+    theirs_cpu+=("$(echo "$line" | cpu)")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 mo=$(median "${ours[@]}")
@@ -100,4 +120,6 @@ mt=$(median "${theirs[@]}")
 ratio=$(awk -v a="$mo" -v b="$mt" 'BEGIN {printf "%.2f", a / b}')
 echo "median requests/s: attfresh serve $mo, openssl cmp mock server $mt, ratio ${ratio}x" \
     "(target >= 3x: $(awk -v r="$ratio" 'BEGIN {print (r >= 3) ? "met" : "NOT met"}'))"
+echo "median server CPU per exchange: attfresh serve $(median "${ours_cpu[@]}") us," \
+    "openssl cmp mock server $(median "${theirs_cpu[@]}") us"
 grep -q 'genp, nonce of 32 bytes' "$tmp/attfresh.access" || { echo "attfresh served no genp?" >&2; exit 1; }

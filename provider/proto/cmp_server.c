@@ -4,7 +4,8 @@
  * af_ra_issue_ex bound to the genm's transactionID. An absent infoValue is the empty request (what
  * stock `openssl cmp -cmd genm -infotype nonceRequest` sends). Errors are CMP error bodies with
  * PKIStatusInfo rejection and the failInfo the failure deserves (OpenSSL's server always says
- * badRequest, so the body is rewritten and the message protected again). */
+ * badRequest, so the body is rewritten and the message protected again). A PBM-protected genm takes
+ * a faster path of its own (see "the fast path" below). ir/cr/p10cr go to the RA's enrollment. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -393,6 +394,7 @@ typedef struct {
     int valid;
 } pbm_key;
 
+/* One key for the process: RAs with different secrets in one process would take turns. */
 static pthread_mutex_t pbm_lock = PTHREAD_MUTEX_INITIALIZER;
 static pbm_key pbm_cache;
 
@@ -875,8 +877,6 @@ int af_ra_cmp_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP *rs)
     }
     if (fast_genm(&c, rs))
         goto done;
-    ERR_set_mark(); /* fast path leftovers */
-    ERR_pop_to_mark();
     p = rq->body;
     req = d2i_OSSL_CMP_MSG(NULL, &p, (long)rq->body_len);
     if (req == NULL || p != rq->body + rq->body_len) {
