@@ -9,7 +9,7 @@ PACKAGES=(
     build-essential cmake pkg-config git
     libssl-dev openssl
     libp11-kit-dev p11-kit p11-kit-modules
-    libjansson-dev libcbor-dev libcurl4-openssl-dev libmicrohttpd-dev libhiredis-dev
+    libjansson-dev libcbor-dev libcurl4-openssl-dev libmicrohttpd-dev libhiredis-dev libgnutls28-dev
     # tests: HSM, unit runner, servers and clients the tests start themselves
     softhsm2 libcunit1-dev redis-server curl ca-certificates nginx-light
     python3 # a cli test script checks JSON with it
