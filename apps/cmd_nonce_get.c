@@ -19,41 +19,42 @@ int af_cmd_nonce_get(int argc, char **argv);
 
 static void help(FILE *out)
 {
-    fputs("usage: attfresh nonce get (--cmp URL | --est URL | --cmc URL) [options]\n"
-          "\n"
-          "Asks an RA/CA for an attestation-freshness nonce and prints it (hex) with its expiry.\n"
-          "\n"
-          "  --cmp URL            CMP genm/genp over HTTP, e.g.\n"
-          "                       http://127.0.0.1:8080/.well-known/cmp/getnonce\n"
-          "  --est URL            EST over HTTPS, e.g. https://127.0.0.1:8443 (…/.well-known/est\n"
-          "                       [/<label>]/nonce is completed)\n"
-          "  --cmc URL            CMC Full PKI Request over HTTP, e.g. http://127.0.0.1:8080/cmc\n"
-          "  --profile P          wire profile: draft-08 (default), rat-e2e, draft-06, siemens-ra;\n"
-          "                       without it, a profile named in the URL path (p/<name>, EST\n"
-          "                       <label>) is used\n"
-          "  --len N              wanted nonce length in bytes (8..64)\n"
-          "  --type OID           request type (reqTypeInfo.type / seed type)\n"
-          "  --info FILE          reqInfo: one DER element (CMP, CMC) or JSON value (EST)\n"
-          "  --info-kind K        der, json or cbor: the encoding of --info when it differs\n"
-          "  --hint TEXT          Verifier hint (seed profiles)\n"
-          "  --request-file FILE  send this already encoded NonceRequest (DER for CMP, JSON for\n"
-          "                       EST) as it is, instead of building one (interop tests)\n"
-          "  --secret-file F      CMP MAC (PBM) secret: the first line of F\n"
-          "  --secret-env VAR     CMP MAC (PBM) secret: the value of environment variable VAR\n"
-          "  --ref NAME           CMP MAC reference (senderKID)\n"
-          "  --key URI            CMP signing key / EST TLS client key: file or pkcs11: URI\n"
-          "  --cert FILE          its certificate (PEM; further certs in the file are sent along)\n"
-          "  --trusted FILE       CMP: trusted certificates for a signature-protected genp\n"
-          "  --cafile FILE        EST: CA certificates for the TLS server\n"
-          "  --timeout S          whole exchange timeout in seconds (default 30)\n"
-          "  --state FILE         write the transaction state (JSON, mode 0600) for the enrollment\n"
-          "  --json               print one JSON object instead of text\n"
-          "\n"
-          "examples:\n"
-          "  attfresh nonce get --cmp http://127.0.0.1:8080/.well-known/cmp/getnonce \\\n"
-          "      --secret-file mac.txt --ref station1 --len 32 --state tx.json\n"
-          "  attfresh nonce get --est https://127.0.0.1:8443 --cafile ca.pem --state tx.json\n",
-          out);
+    fputs(
+        "usage: attfresh nonce get (--cmp URL | --est URL | --cmc URL) [options]\n"
+        "\n"
+        "Asks an RA/CA for an attestation-freshness nonce and prints it (hex) with its expiry.\n"
+        "\n"
+        "  --cmp URL            CMP genm/genp over HTTP, e.g.\n"
+        "                       http://127.0.0.1:8080/.well-known/cmp/getnonce\n"
+        "  --est URL            EST over HTTPS, e.g. https://127.0.0.1:8443 (…/.well-known/est\n"
+        "                       [/<label>]/nonce is completed)\n"
+        "  --cmc URL            CMC Full PKI Request over HTTP, e.g. http://127.0.0.1:8080/cmc\n"
+        "  --profile P          wire profile: draft-08 (default), rat-e2e, draft-06, siemens-ra;\n"
+        "                       without it, a profile named in the URL path (p/<name>, EST\n"
+        "                       <label>) is used\n"
+        "  --len N              wanted nonce length in bytes (8..64)\n"
+        "  --type OID           request type (reqTypeInfo.type / seed type)\n"
+        "  --info FILE          reqInfo: one DER element (CMP, CMC) or JSON value (EST)\n"
+        "  --info-kind K        der, json or cbor: the encoding of --info when it differs\n"
+        "  --hint TEXT          Verifier hint (seed profiles)\n"
+        "  --request-file FILE  send this already encoded NonceRequest (DER for CMP, JSON for\n"
+        "                       EST) as it is, instead of building one (interop tests)\n"
+        "  --secret-file F      CMP MAC (PBM) secret: the first line of F\n"
+        "  --secret-env VAR     CMP MAC (PBM) secret: the value of environment variable VAR\n"
+        "  --ref NAME           CMP MAC reference (senderKID)\n"
+        "  --key URI            CMP signing key / EST TLS client key: file or pkcs11: URI\n"
+        "  --cert FILE          its certificate (PEM; further certs in the file are sent along)\n"
+        "  --trusted FILE       CMP: trusted certificates for a signature-protected genp\n"
+        "  --cafile FILE        EST: CA certificates for the TLS server\n"
+        "  --timeout S          whole exchange timeout in seconds (default 30)\n"
+        "  --state FILE         write the transaction state (JSON, mode 0600) for the enrollment\n"
+        "  --json               print one JSON object instead of text\n"
+        "\n"
+        "examples:\n"
+        "  attfresh nonce get --cmp http://127.0.0.1:8080/.well-known/cmp/getnonce \\\n"
+        "      --secret-file mac.txt --ref station1 --len 32 --state tx.json\n"
+        "  attfresh nonce get --est https://127.0.0.1:8443 --cafile ca.pem --state tx.json\n",
+        out);
 }
 
 typedef struct {
@@ -70,15 +71,16 @@ static int parse(int argc, char **argv, get_opts *g)
 
     memset(g, 0, sizeof(*g));
     for (i = 1; i < argc; i++) {
-        static const char *const names[] = {"--cmp", "--est", "--cmc", "--profile", "--len",
-                                            "--type", "--info", "--info-kind", "--hint",
-                                            "--request-file", "--secret-file", "--secret-env",
-                                            "--ref", "--key", "--cert", "--trusted", "--cafile",
-                                            "--timeout", "--state"};
-        const char **dst[] = {&g->url, &g->url, &g->url, &g->profile, &g->len, &g->type,
-                              &g->info, &g->info_kind, &g->hint, &g->request_file,
-                              &g->secret_file, &g->secret_env, &g->ref, &g->key, &g->cert,
-                              &g->trusted, &g->cafile, &g->timeout, &g->state};
+        static const char *const names[] = {
+            "--cmp",         "--est",        "--cmc",       "--profile", "--len",
+            "--type",        "--info",       "--info-kind", "--hint",    "--request-file",
+            "--secret-file", "--secret-env", "--ref",       "--key",     "--cert",
+            "--trusted",     "--cafile",     "--timeout",   "--state"};
+        const char **dst[] = {&g->url,    &g->url,          &g->url,         &g->profile,
+                              &g->len,    &g->type,         &g->info,        &g->info_kind,
+                              &g->hint,   &g->request_file, &g->secret_file, &g->secret_env,
+                              &g->ref,    &g->key,          &g->cert,        &g->trusted,
+                              &g->cafile, &g->timeout,      &g->state};
         const char *a = argv[i];
         size_t k, n;
 
@@ -163,18 +165,20 @@ static int build_request(const get_opts *g, AF_PROTO_OPTS *o)
     if (g->hint != NULL && !af_nonce_req_item_set1_hint(it, g->hint))
         goto fail;
     if (g->info != NULL) {
-        const char *k = g->info_kind != NULL ? g->info_kind
-                        : g->proto == AF_PROTO_EST ? "json" : "der";
+        const char *k = g->info_kind != NULL       ? g->info_kind
+                        : g->proto == AF_PROTO_EST ? "json"
+                                                   : "der";
 
-        kind = strcmp(k, "der") == 0 ? AF_NONCE_ANY_DER
+        kind = strcmp(k, "der") == 0    ? AF_NONCE_ANY_DER
                : strcmp(k, "json") == 0 ? AF_NONCE_ANY_JSON
-               : strcmp(k, "cbor") == 0 ? AF_NONCE_ANY_CBOR : 0;
+               : strcmp(k, "cbor") == 0 ? AF_NONCE_ANY_CBOR
+                                        : 0;
         if (kind == 0) {
             af_nonce_req_free(req);
             return af_app_usage("nonce get: unknown --info-kind '%s' (der, json, cbor)", k);
         }
-        if ((info = af_app_read(g->info, &ilen)) == NULL
-            || !af_nonce_req_item_set1_info(it, kind, info, ilen))
+        if ((info = af_app_read(g->info, &ilen)) == NULL ||
+            !af_nonce_req_item_set1_info(it, kind, info, ilen))
             goto fail;
     }
     ok = af_proto_opts_set1_request(o, req);
@@ -238,8 +242,10 @@ static int set_options(const get_opts *g, AF_PROTO_OPTS *o)
 
         if (*g->timeout == '\0' || *end != '\0' || t < 1 || t > 3600)
             return af_app_usage("nonce get: --timeout must be 1..3600 seconds");
-        if (!af_proto_opts_set_timeouts(o, (int)t < AF_PROTO_DEFAULT_CONNECT_TIMEOUT
-                                               ? (int)t : AF_PROTO_DEFAULT_CONNECT_TIMEOUT,
+        if (!af_proto_opts_set_timeouts(o,
+                                        (int)t < AF_PROTO_DEFAULT_CONNECT_TIMEOUT
+                                            ? (int)t
+                                            : AF_PROTO_DEFAULT_CONNECT_TIMEOUT,
                                         (int)t))
             return af_app_fail("nonce get: --timeout");
     }

@@ -61,7 +61,7 @@ static int build_genm(const char *secret_file)
     AF_NONCE_PROFILE *prof = af_nonce_profile_new(NULL);
     AF_NONCE_REQ *req = af_nonce_req_new();
     OSSL_CMP_ITAV *itav = NULL;
-    STACK_OF(OSSL_CMP_ITAV) *r;
+    STACK_OF(OSSL_CMP_ITAV) * r;
 
     if (f == NULL || fgets(secret, sizeof(secret), f) == NULL) {
         fprintf(stderr, "bench_cmp: cannot read %s\n", secret_file);
@@ -69,13 +69,12 @@ static int build_genm(const char *secret_file)
     }
     fclose(f);
     secret[strcspn(secret, "\r\n")] = '\0';
-    if (ctx == NULL || prof == NULL || req == NULL || af_nonce_req_add0_item(req) == NULL
-        || (itav = af_nonce_req_to_itav(req, prof, NULL)) == NULL
-        || !OSSL_CMP_CTX_push0_genm_ITAV(ctx, itav)
-        || !OSSL_CMP_CTX_set1_secretValue(ctx, (unsigned char *)secret, (int)strlen(secret))
-        || !OSSL_CMP_CTX_set1_referenceValue(ctx, (unsigned char *)"bench", 5)
-        || !OSSL_CMP_CTX_set1_server(ctx, "127.0.0.1")
-        || !OSSL_CMP_CTX_set_transfer_cb(ctx, capture))
+    if (ctx == NULL || prof == NULL || req == NULL || af_nonce_req_add0_item(req) == NULL ||
+        (itav = af_nonce_req_to_itav(req, prof, NULL)) == NULL ||
+        !OSSL_CMP_CTX_push0_genm_ITAV(ctx, itav) ||
+        !OSSL_CMP_CTX_set1_secretValue(ctx, (unsigned char *)secret, (int)strlen(secret)) ||
+        !OSSL_CMP_CTX_set1_referenceValue(ctx, (unsigned char *)"bench", 5) ||
+        !OSSL_CMP_CTX_set1_server(ctx, "127.0.0.1") || !OSSL_CMP_CTX_set_transfer_cb(ctx, capture))
         return 0;
     r = OSSL_CMP_exec_GENM_ses(ctx); /* fails after capture: no answer */
     sk_OSSL_CMP_ITAV_pop_free(r, OSSL_CMP_ITAV_free);
@@ -142,8 +141,8 @@ static int read_response(int fd, char *buf, size_t cap, int *status, size_t *bod
                 return 0;
             clen = strtoul(cl + 16, NULL, 10);
             *status = atoi(buf + 9);
-            *closing = strcasestr(buf, "\nConnection: close") != NULL
-                       && strcasestr(buf, "\nConnection: close") < p;
+            *closing = strcasestr(buf, "\nConnection: close") != NULL &&
+                       strcasestr(buf, "\nConnection: close") < p;
             if (hdr + clen >= cap)
                 return 0;
         }
@@ -176,13 +175,13 @@ static void *run(void *arg)
             w->failed = 1;
             break;
         }
-        if (!send_all(fd, req_head, req_head_len) || !send_all(fd, genm, (size_t)genm_len)
-            || !read_response(fd, buf, sizeof(buf), &status, &off, &len, &closing)) {
+        if (!send_all(fd, req_head, req_head_len) || !send_all(fd, genm, (size_t)genm_len) ||
+            !read_response(fd, buf, sizeof(buf), &status, &off, &len, &closing)) {
             /* the server may close an idle keep-alive connection: one retry on a new one */
             close(fd);
-            if ((fd = connect_server()) < 0 || !send_all(fd, req_head, req_head_len)
-                || !send_all(fd, genm, (size_t)genm_len)
-                || !read_response(fd, buf, sizeof(buf), &status, &off, &len, &closing)) {
+            if ((fd = connect_server()) < 0 || !send_all(fd, req_head, req_head_len) ||
+                !send_all(fd, genm, (size_t)genm_len) ||
+                !read_response(fd, buf, sizeof(buf), &status, &off, &len, &closing)) {
                 w->failed = 1;
                 break;
             }
@@ -226,8 +225,8 @@ int main(int argc, char **argv)
     total = atol(argv[4]);
     conns = atol(argv[5]);
     max_seconds = argc > 6 ? atol(argv[6]) : 60;
-    if (port <= 0 || port > 65535 || total < 1 || total > 10000000 || conns < 1 || conns > 256
-        || max_seconds < 1 || max_seconds > 600) {
+    if (port <= 0 || port > 65535 || total < 1 || total > 10000000 || conns < 1 || conns > 256 ||
+        max_seconds < 1 || max_seconds > 600) {
         fprintf(stderr, "bench_cmp: bad arguments\n");
         return 2;
     }
@@ -257,7 +256,8 @@ int main(int argc, char **argv)
     }
     t = now_s() - t_start;
     printf("requests %ld  seconds %.3f  requests/s %.1f  http_errors %ld  not_genp %ld%s\n", done,
-           t, done / t, errs, bad, failed ? "  (INCOMPLETE: connection failure or time limit)" : "");
+           t, done / t, errs, bad,
+           failed ? "  (INCOMPLETE: connection failure or time limit)" : "");
     free(th);
     free(w);
     OPENSSL_free(genm);

@@ -97,7 +97,7 @@ int af_proto_opts_load_cert(AF_PROTO_OPTS *opts, const char *path);
 int af_proto_opts_set1_cert(AF_PROTO_OPTS *opts, X509 *cert);
 X509 *af_proto_opts_get0_cert(const AF_PROTO_OPTS *opts);
 /* Certificates after the first one in the --cert file (may be NULL). */
-STACK_OF(X509) *af_proto_opts_get0_extra_certs(const AF_PROTO_OPTS *opts);
+STACK_OF(X509) * af_proto_opts_get0_extra_certs(const AF_PROTO_OPTS *opts);
 
 /* Server authentication. CMP: trusted certs (PEM file) for a signature-protected genp. EST: the CA
  * file for the TLS server certificate (libcurl CURLOPT_CAINFO). CMC: not used over plain HTTP. */
@@ -151,9 +151,9 @@ const char *af_proto_state_get0_cookie(const AF_PROTO_STATE *st);
 int af_proto_state_set1_tls_version(AF_PROTO_STATE *st, const char *version);
 const char *af_proto_state_get0_tls_version(const AF_PROTO_STATE *st);
 int af_proto_state_set1_tls_server_cert_sha256(AF_PROTO_STATE *st, const unsigned char *dgst,
-                                              size_t len);
+                                               size_t len);
 const unsigned char *af_proto_state_get0_tls_server_cert_sha256(const AF_PROTO_STATE *st,
-                                                               size_t *len);
+                                                                size_t *len);
 int af_proto_state_set1_tls_session_id(AF_PROTO_STATE *st, const unsigned char *id, size_t len);
 const unsigned char *af_proto_state_get0_tls_session_id(const AF_PROTO_STATE *st, size_t *len);
 
@@ -178,8 +178,8 @@ int af_proto_state_save(const AF_PROTO_STATE *st, const char *path);
 /* Reads at most AF_NONCE_MAX_INPUT bytes. */
 AF_PROTO_STATE *af_proto_state_load(const char *path);
 
-/* ---- the exchanges ----------------------------------------------------------------------------- *
- * Each sends the options' request to the options' URL with the options' profile and, on success,
+/* ---- the exchanges -----------------------------------------------------------------------------
+ * * Each sends the options' request to the options' URL with the options' profile and, on success,
  * gives a new response (*resp) and a new state (*state, may be NULL if not wanted) filled with
  * protocol, URL, profile, created, expiry, the response and the protocol's binding. On failure
  * nothing is returned and one error says why: AF_R_PROTO_TRANSPORT (connect, TLS, timeout),
@@ -203,7 +203,8 @@ int af_cmc_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_S
 /* Dispatches on af_proto_opts_get_protocol(). */
 int af_proto_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_STATE **state);
 
-/* ---- continuing a CMP transaction ------------------------------------------------------------- */
+/* ---- continuing a CMP transaction -------------------------------------------------------------
+ */
 
 /* af_cmp_ctx_setup prepares ctx as af_cmp_get_nonce does (server, path, timeouts, PBM or
  * signature protection, trusted certs) from the options. af_cmp_ctx_continue then puts ctx in the

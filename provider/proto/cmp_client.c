@@ -52,8 +52,7 @@ static OSSL_CMP_MSG *seen_transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
 
     copy_octets(OSSL_CMP_HDR_get0_transactionID(OSSL_CMP_MSG_get0_header(req)), s->txid,
                 &s->txid_len);
-    (void)af_cmp_msg_get_sender_nonce(req, s->our_nonce, sizeof(s->our_nonce),
-                                      &s->our_nonce_len);
+    (void)af_cmp_msg_get_sender_nonce(req, s->our_nonce, sizeof(s->our_nonce), &s->our_nonce_len);
     rsp = OSSL_CMP_MSG_http_perform(ctx, req);
     if (rsp != NULL) {
         s->got_response = 1;
@@ -85,15 +84,16 @@ int af_cmp_ctx_setup(OSSL_CMP_CTX *ctx, const AF_PROTO_OPTS *opts)
         goto end;
     }
     if (use_ssl) {
-        AF_ERR(AF_R_INVALID_ARGUMENT, "CMP: %s: only http:// is supported (RFC 9811 over plain "
-               "HTTP; messages are protected end to end)", url);
+        AF_ERR(AF_R_INVALID_ARGUMENT,
+               "CMP: %s: only http:// is supported (RFC 9811 over plain "
+               "HTTP; messages are protected end to end)",
+               url);
         goto end;
     }
-    if (!OSSL_CMP_CTX_set_log_cb(ctx, quiet_log)
-        || !OSSL_CMP_CTX_set1_server(ctx, host) || !OSSL_CMP_CTX_set_serverPort(ctx, portnum)
-        || !OSSL_CMP_CTX_set1_serverPath(ctx, path)
-        || !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT, t)
-        || !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_TOTAL_TIMEOUT, t)) {
+    if (!OSSL_CMP_CTX_set_log_cb(ctx, quiet_log) || !OSSL_CMP_CTX_set1_server(ctx, host) ||
+        !OSSL_CMP_CTX_set_serverPort(ctx, portnum) || !OSSL_CMP_CTX_set1_serverPath(ctx, path) ||
+        !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT, t) ||
+        !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_TOTAL_TIMEOUT, t)) {
         AF_ERR(AF_R_INTERNAL, "CMP: cannot set up the client context");
         goto end;
     }
@@ -103,10 +103,9 @@ int af_cmp_ctx_setup(OSSL_CMP_CTX *ctx, const AF_PROTO_OPTS *opts)
             AF_ERR(AF_R_INVALID_ARGUMENT, "CMP: MAC protection needs a reference (--ref)");
             goto end;
         }
-        if (!OSSL_CMP_CTX_set1_secretValue(ctx, secret, (int)slen)
-            || (ref != NULL
-                && !OSSL_CMP_CTX_set1_referenceValue(ctx, (const unsigned char *)ref,
-                                                     (int)strlen(ref)))) {
+        if (!OSSL_CMP_CTX_set1_secretValue(ctx, secret, (int)slen) ||
+            (ref != NULL && !OSSL_CMP_CTX_set1_referenceValue(ctx, (const unsigned char *)ref,
+                                                              (int)strlen(ref)))) {
             AF_ERR(AF_R_INTERNAL, "CMP: cannot set the MAC secret");
             goto end;
         }
@@ -116,9 +115,8 @@ int af_cmp_ctx_setup(OSSL_CMP_CTX *ctx, const AF_PROTO_OPTS *opts)
             AF_ERR(AF_R_INVALID_ARGUMENT, "CMP: signature protection needs both key and cert");
             goto end;
         }
-        if (!OSSL_CMP_CTX_set1_cert(ctx, cert) || !OSSL_CMP_CTX_set1_pkey(ctx, key)
-            || (extra != NULL && sk_X509_num(extra) > 0
-                && !OSSL_CMP_CTX_set1_untrusted(ctx, extra))) {
+        if (!OSSL_CMP_CTX_set1_cert(ctx, cert) || !OSSL_CMP_CTX_set1_pkey(ctx, key) ||
+            (extra != NULL && sk_X509_num(extra) > 0 && !OSSL_CMP_CTX_set1_untrusted(ctx, extra))) {
             AF_ERR(AF_R_CRYPTO, "CMP: key and certificate do not fit together");
             goto end;
         }
@@ -126,7 +124,7 @@ int af_cmp_ctx_setup(OSSL_CMP_CTX *ctx, const AF_PROTO_OPTS *opts)
     if (secret == NULL && key == NULL) {
         /* RFC 9483 wants genm protected, and OpenSSL needs a sender identity anyway */
         AF_ERR(AF_R_INVALID_ARGUMENT, "CMP: no protection: give a MAC secret (--secret-file or "
-               "--secret-env) with --ref, or --key with --cert");
+                                      "--secret-env) with --ref, or --key with --cert");
         goto end;
     }
     if (trusted != NULL) {
@@ -161,28 +159,29 @@ static void raise_exchange_error(OSSL_CMP_CTX *ctx, const char *url)
             data = "";
         if (first == 0) {
             first = e;
-            snprintf(detail, sizeof(detail), "%s%s%s", ERR_reason_error_string(e) != NULL
-                     ? ERR_reason_error_string(e) : "error", *data != '\0' ? ": " : "", data);
+            snprintf(detail, sizeof(detail), "%s%s%s",
+                     ERR_reason_error_string(e) != NULL ? ERR_reason_error_string(e) : "error",
+                     *data != '\0' ? ": " : "", data);
         }
         if (lib == ERR_LIB_HTTP && r == HTTP_R_RECEIVED_ERROR) {
             rr = AF_R_PROTO_HTTP_STATUS;
             rk = 5;
-        } else if (lib == ERR_LIB_HTTP
-                   && (r == HTTP_R_UNEXPECTED_CONTENT_TYPE || r == HTTP_R_MISSING_CONTENT_TYPE)) {
+        } else if (lib == ERR_LIB_HTTP &&
+                   (r == HTTP_R_UNEXPECTED_CONTENT_TYPE || r == HTTP_R_MISSING_CONTENT_TYPE)) {
             rr = AF_R_PROTO_MEDIA_TYPE;
             rk = 5;
         } else if (lib == ERR_LIB_CMP && r == CMP_R_RECEIVED_ERROR) {
             rr = AF_R_PROTO_PKISTATUS;
             rk = 6;
-        } else if (lib == ERR_LIB_CMP
-                   && (r == CMP_R_RECIPNONCE_UNMATCHED || r == CMP_R_TRANSACTIONID_UNMATCHED)) {
+        } else if (lib == ERR_LIB_CMP &&
+                   (r == CMP_R_RECIPNONCE_UNMATCHED || r == CMP_R_TRANSACTIONID_UNMATCHED)) {
             rr = AF_R_PROTO_BINDING;
             rk = 7;
-        } else if (lib == ERR_LIB_CMP
-                   && (r == CMP_R_WRONG_PBM_VALUE || r == CMP_R_MISSING_PROTECTION
-                       || r == CMP_R_ERROR_VALIDATING_PROTECTION
-                       || r == CMP_R_ERROR_VALIDATING_SIGNATURE
-                       || r == CMP_R_NO_SUITABLE_SENDER_CERT || r == CMP_R_MISSING_TRUST_STORE)) {
+        } else if (lib == ERR_LIB_CMP &&
+                   (r == CMP_R_WRONG_PBM_VALUE || r == CMP_R_MISSING_PROTECTION ||
+                    r == CMP_R_ERROR_VALIDATING_PROTECTION ||
+                    r == CMP_R_ERROR_VALIDATING_SIGNATURE || r == CMP_R_NO_SUITABLE_SENDER_CERT ||
+                    r == CMP_R_MISSING_TRUST_STORE)) {
             rr = AF_R_PROTO_PROTECTION;
             rk = 4;
         } else if (lib == ERR_LIB_HTTP || lib == ERR_LIB_BIO || lib == ERR_LIB_SYS) {
@@ -192,12 +191,13 @@ static void raise_exchange_error(OSSL_CMP_CTX *ctx, const char *url)
         if (rk > rank) {
             rank = rk;
             reason = rr;
-            snprintf(detail, sizeof(detail), "%s%s%s", ERR_reason_error_string(e) != NULL
-                     ? ERR_reason_error_string(e) : "error", *data != '\0' ? ": " : "", data);
+            snprintf(detail, sizeof(detail), "%s%s%s",
+                     ERR_reason_error_string(e) != NULL ? ERR_reason_error_string(e) : "error",
+                     *data != '\0' ? ": " : "", data);
         }
     }
-    if (reason == AF_R_PROTO_PKISTATUS
-        && OSSL_CMP_CTX_snprint_PKIStatus(ctx, buf, sizeof(buf)) != NULL) {
+    if (reason == AF_R_PROTO_PKISTATUS &&
+        OSSL_CMP_CTX_snprint_PKIStatus(ctx, buf, sizeof(buf)) != NULL) {
         /* "PKIStatus: rejection; PKIFailureInfo: badRequest; StatusString: ..." on one line */
         char *nl;
 
@@ -225,7 +225,7 @@ static void raise_exchange_error(OSSL_CMP_CTX *ctx, const char *url)
 }
 
 /* The nonce response ITAV of the profile among those of the genp. */
-static int pick_response(const STACK_OF(OSSL_CMP_ITAV) *itavs, const AF_NONCE_PROFILE *prof,
+static int pick_response(const STACK_OF(OSSL_CMP_ITAV) * itavs, const AF_NONCE_PROFILE *prof,
                          const char *url, const OSSL_CMP_ITAV **out)
 {
     const char *want = af_nonce_profile_get0_oid(prof, AF_NONCE_OID_CMP_RESPONSE);
@@ -254,7 +254,8 @@ static int pick_response(const STACK_OF(OSSL_CMP_ITAV) *itavs, const AF_NONCE_PR
     else
         AF_ERR(AF_R_PROTO_NO_NONCE,
                "CMP %s: no nonce response (%s) in the genp; it carries %s (a stock openssl cmp "
-               "server echoes the request)", url, want, seen[0] ? seen : "nothing");
+               "server echoes the request)",
+               url, want, seen[0] ? seen : "nothing");
     *out = NULL;
     return 0;
 }
@@ -309,22 +310,21 @@ int af_cmp_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_S
     if (state != NULL)
         *state = NULL;
     memset(&seen, 0, sizeof(seen));
-    if ((ctx = OSSL_CMP_CTX_new(af_proto_opts_get0_libctx(opts), af_proto_opts_get0_propq(opts)))
-        == NULL) {
+    if ((ctx = OSSL_CMP_CTX_new(af_proto_opts_get0_libctx(opts), af_proto_opts_get0_propq(opts))) ==
+        NULL) {
         AF_ERR(AF_R_MALLOC, "CMP client context");
         goto end;
     }
-    if (!af_cmp_ctx_setup(ctx, opts)
-        || (req = af_proto_request_or_empty(opts)) == NULL
-        || (itav = make_itav(opts, req, prof)) == NULL)
+    if (!af_cmp_ctx_setup(ctx, opts) || (req = af_proto_request_or_empty(opts)) == NULL ||
+        (itav = make_itav(opts, req, prof)) == NULL)
         goto end;
     if (!OSSL_CMP_CTX_push0_genm_ITAV(ctx, itav)) {
         AF_ERR(AF_R_INTERNAL, "CMP: cannot add the nonce request");
         goto end;
     }
     itav = NULL;
-    if (!OSSL_CMP_CTX_set_transfer_cb(ctx, seen_transfer)
-        || !OSSL_CMP_CTX_set_transfer_cb_arg(ctx, &seen))
+    if (!OSSL_CMP_CTX_set_transfer_cb(ctx, seen_transfer) ||
+        !OSSL_CMP_CTX_set_transfer_cb_arg(ctx, &seen))
         goto end;
     ERR_set_mark();
     got = OSSL_CMP_exec_GENM_ses(ctx);
@@ -339,18 +339,17 @@ int af_cmp_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_S
         goto end;
     if (!af_nonce_resp_from_itav(&r, prof, NULL, ritav))
         goto end;
-    if (af_nonce_profile_get_shape(prof) == AF_SHAPE_SEED
-        && af_nonce_resp_get_count(r) != af_nonce_req_get_count(req)) {
+    if (af_nonce_profile_get_shape(prof) == AF_SHAPE_SEED &&
+        af_nonce_resp_get_count(r) != af_nonce_req_get_count(req)) {
         AF_ERR(AF_R_NONCE_SHAPE, "CMP %s: %zu nonce responses for %zu requests", url,
                af_nonce_resp_get_count(r), af_nonce_req_get_count(req));
         goto end;
     }
     if (state != NULL) {
-        if ((st = af_proto_state_new()) == NULL
-            || !af_proto_state_fill(st, opts, url, r)
-            || !af_proto_state_set1_transaction_id(st, seen.txid, seen.txid_len)
-            || !af_proto_state_set1_sender_nonce(st, seen.our_nonce, seen.our_nonce_len)
-            || !af_proto_state_set1_server_nonce(st, seen.srv_nonce, seen.srv_nonce_len))
+        if ((st = af_proto_state_new()) == NULL || !af_proto_state_fill(st, opts, url, r) ||
+            !af_proto_state_set1_transaction_id(st, seen.txid, seen.txid_len) ||
+            !af_proto_state_set1_sender_nonce(st, seen.our_nonce, seen.our_nonce_len) ||
+            !af_proto_state_set1_server_nonce(st, seen.srv_nonce, seen.srv_nonce_len))
             goto end;
         *state = st;
         st = NULL;
@@ -385,9 +384,9 @@ static OSSL_CMP_MSG *continue_transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *re
         return OSSL_CMP_MSG_http_perform(ctx, req);
     if ((v = af_cmp_view_new(req)) == NULL)
         return NULL;
-    if (!af_cmp_view_set1_octets(&v->header->recipNonce, n, nlen)
-        || (m = af_cmp_view_to_msg(v)) == NULL
-        || (v->header->protectionAlg != NULL && !OSSL_CMP_MSG_update_transactionID(ctx, m))) {
+    if (!af_cmp_view_set1_octets(&v->header->recipNonce, n, nlen) ||
+        (m = af_cmp_view_to_msg(v)) == NULL ||
+        (v->header->protectionAlg != NULL && !OSSL_CMP_MSG_update_transactionID(ctx, m))) {
         AF_ERR(AF_R_CRYPTO, "CMP: cannot set recipNonce of the continuing request");
         af_cmp_view_free(v);
         OSSL_CMP_MSG_free(m);
@@ -420,9 +419,9 @@ int af_cmp_ctx_continue(OSSL_CMP_CTX *ctx, const AF_PROTO_STATE *st)
         AF_ERR(AF_R_MALLOC, "transactionID");
         return 0;
     }
-    ok = OSSL_CMP_CTX_set1_transactionID(ctx, o)
-         && OSSL_CMP_CTX_set_transfer_cb(ctx, continue_transfer)
-         && OSSL_CMP_CTX_set_transfer_cb_arg(ctx, (void *)st);
+    ok = OSSL_CMP_CTX_set1_transactionID(ctx, o) &&
+         OSSL_CMP_CTX_set_transfer_cb(ctx, continue_transfer) &&
+         OSSL_CMP_CTX_set_transfer_cb_arg(ctx, (void *)st);
     ASN1_OCTET_STRING_free(o);
     if (!ok)
         AF_ERR(AF_R_INTERNAL, "CMP: cannot continue the transaction");

@@ -40,8 +40,8 @@ typedef struct {
     int fail_bit; /* OSSL_CMP_PKIFAILUREINFO_* to answer, -1 = none chosen */
     char why[200];
     char first_error[160]; /* first error OpenSSL's server logged */
-    char enroll_log[200];   /* outcome of an ir/cr/p10cr or certConf */
-    size_t issued; /* nonce length of the first item, for the log */
+    char enroll_log[200];  /* outcome of an ir/cr/p10cr or certConf */
+    size_t issued;         /* nonce length of the first item, for the log */
 } cmp_call;
 
 /* The call being served on this thread: OpenSSL's server prints (and so clears) the errors it met
@@ -146,8 +146,9 @@ static int issue(cmp_call *c, const AF_NONCE_REQ *req, const unsigned char *tid,
     const unsigned char *n;
 
     if (r != AF_NONCE_OK) {
-        call_fail(c, r == AF_NONCE_FULL ? OSSL_CMP_PKIFAILUREINFO_systemUnavail
-                                        : fail_bit_for(ERR_peek_last_error()),
+        call_fail(c,
+                  r == AF_NONCE_FULL ? OSSL_CMP_PKIFAILUREINFO_systemUnavail
+                                     : fail_bit_for(ERR_peek_last_error()),
                   "no nonce issued");
         return 0;
     }
@@ -156,7 +157,7 @@ static int issue(cmp_call *c, const AF_NONCE_REQ *req, const unsigned char *tid,
 }
 
 static int genm_cb(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *genm,
-                   const STACK_OF(OSSL_CMP_ITAV) *in, STACK_OF(OSSL_CMP_ITAV) **out)
+                   const STACK_OF(OSSL_CMP_ITAV) * in, STACK_OF(OSSL_CMP_ITAV) * *out)
 {
     cmp_call *c = OSSL_CMP_SRV_CTX_get0_custom_ctx(srv_ctx);
     const char *want = af_nonce_profile_get0_oid(c->prof, AF_NONCE_OID_CMP_REQUEST);
@@ -180,8 +181,8 @@ static int genm_cb(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *genm,
             itav = sk_OSSL_CMP_ITAV_value(in, i);
         }
     if (itav == NULL) {
-        AF_ERR(AF_R_NONCE_MISSING, "genm carries no nonce request (infoType %s, profile %s)",
-               want, af_nonce_profile_get0_name(c->prof));
+        AF_ERR(AF_R_NONCE_MISSING, "genm carries no nonce request (infoType %s, profile %s)", want,
+               af_nonce_profile_get0_name(c->prof));
         call_fail(c, OSSL_CMP_PKIFAILUREINFO_badRequest, "genm");
         goto end;
     }
@@ -207,8 +208,8 @@ static int genm_cb(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *genm,
         goto fail;
     if (!issue(c, req, ASN1_STRING_get0_data(tid), (size_t)ASN1_STRING_length(tid), &resp))
         goto end;
-    if ((ritav = af_nonce_resp_to_itav(resp, c->prof, NULL)) == NULL
-        || (*out = sk_OSSL_CMP_ITAV_new_null()) == NULL || !sk_OSSL_CMP_ITAV_push(*out, ritav))
+    if ((ritav = af_nonce_resp_to_itav(resp, c->prof, NULL)) == NULL ||
+        (*out = sk_OSSL_CMP_ITAV_new_null()) == NULL || !sk_OSSL_CMP_ITAV_push(*out, ritav))
         goto fail;
     ritav = NULL;
     ok = 1;
@@ -234,7 +235,7 @@ end:
 static OSSL_CMP_PKISI *cert_request_cb(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *req,
                                        int certReqId, const OSSL_CRMF_MSG *crm,
                                        const X509_REQ *p10cr, X509 **certOut,
-                                       STACK_OF(X509) **chainOut, STACK_OF(X509) **caPubs)
+                                       STACK_OF(X509) * *chainOut, STACK_OF(X509) * *caPubs)
 {
     cmp_call *c = OSSL_CMP_SRV_CTX_get0_custom_ctx(srv_ctx);
 
@@ -259,10 +260,12 @@ static int cert_conf_cb(OSSL_CMP_SRV_CTX *srv_ctx, const OSSL_CMP_MSG *req, int 
  * logged ("<reason>[:<detail>]"). */
 static void fail_for_cmp(cmp_call *c)
 {
-    static const int protection[] = {CMP_R_WRONG_PBM_VALUE, CMP_R_MISSING_PROTECTION,
+    static const int protection[] = {CMP_R_WRONG_PBM_VALUE,
+                                     CMP_R_MISSING_PROTECTION,
                                      CMP_R_ERROR_VALIDATING_PROTECTION,
                                      CMP_R_ERROR_VALIDATING_SIGNATURE,
-                                     CMP_R_NO_SUITABLE_SENDER_CERT, CMP_R_MISSING_TRUST_STORE,
+                                     CMP_R_NO_SUITABLE_SENDER_CERT,
+                                     CMP_R_MISSING_TRUST_STORE,
                                      CMP_R_WRONG_ALGORITHM_OID,
                                      CMP_R_MISSING_KEY_USAGE_DIGITALSIGNATURE};
     size_t i;
@@ -297,8 +300,8 @@ static int media_type_ok(const char *ct)
         return 0;
     while (*ct == ' ')
         ct++;
-    return strncasecmp(ct, CMP_MEDIA_TYPE, n) == 0
-           && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+    return strncasecmp(ct, CMP_MEDIA_TYPE, n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
 static int configure(OSSL_CMP_SRV_CTX *srv, AF_RA *ra, cmp_call *c)
@@ -310,19 +313,19 @@ static int configure(OSSL_CMP_SRV_CTX *srv, AF_RA *ra, cmp_call *c)
     X509 *cert = af_ra_get0_cmp_cert(ra);
     X509_STORE *trust = af_ra_get0_cmp_trust(ra);
 
-    if (!OSSL_CMP_SRV_CTX_init(srv, c, cert_request_cb, NULL, genm_cb, NULL, cert_conf_cb, NULL)
-        || !OSSL_CMP_SRV_CTX_set_grant_implicit_confirm(srv, 1)
-        || !OSSL_CMP_CTX_set_log_cb(ctx, log_cb))
+    if (!OSSL_CMP_SRV_CTX_init(srv, c, cert_request_cb, NULL, genm_cb, NULL, cert_conf_cb, NULL) ||
+        !OSSL_CMP_SRV_CTX_set_grant_implicit_confirm(srv, 1) ||
+        !OSSL_CMP_CTX_set_log_cb(ctx, log_cb))
         return 0;
     secret = af_ra_get0_cmp_secret(ra, &slen);
     /* PBM-protected answers need a sender identity; without a certificate that is the senderKID */
-    if (secret != NULL
-        && (!OSSL_CMP_CTX_set1_secretValue(ctx, secret, (int)slen)
-            || !OSSL_CMP_CTX_set1_referenceValue(ctx, (const unsigned char *)RA_REFERENCE,
-                                                 (int)strlen(RA_REFERENCE))))
+    if (secret != NULL &&
+        (!OSSL_CMP_CTX_set1_secretValue(ctx, secret, (int)slen) ||
+         !OSSL_CMP_CTX_set1_referenceValue(ctx, (const unsigned char *)RA_REFERENCE,
+                                           (int)strlen(RA_REFERENCE))))
         return 0;
-    if (key != NULL && cert != NULL
-        && (!OSSL_CMP_CTX_set1_cert(ctx, cert) || !OSSL_CMP_CTX_set1_pkey(ctx, key)))
+    if (key != NULL && cert != NULL &&
+        (!OSSL_CMP_CTX_set1_cert(ctx, cert) || !OSSL_CMP_CTX_set1_pkey(ctx, key)))
         return 0;
     if (trust != NULL) {
         if (!X509_STORE_up_ref(trust))
@@ -333,8 +336,8 @@ static int configure(OSSL_CMP_SRV_CTX *srv, AF_RA *ra, cmp_call *c)
         }
     }
     /* an RA without any CMP credentials answers unprotected; clients decide whether to accept */
-    if (secret == NULL && (key == NULL || cert == NULL)
-        && !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_UNPROTECTED_SEND, 1))
+    if (secret == NULL && (key == NULL || cert == NULL) &&
+        !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_UNPROTECTED_SEND, 1))
         return 0;
     return 1;
 }
@@ -353,10 +356,9 @@ static OSSL_CMP_MSG *rewrite_error(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *re
         return rsp;
     if ((v = af_cmp_view_new(rsp)) == NULL)
         return rsp;
-    if (af_cmp_view_set_error_body(v, c->fail_bit, c->why)
-        && (m = af_cmp_view_to_msg(v)) != NULL
-        && OSSL_CMP_CTX_set1_transactionID(ctx, tid)
-        && (v->header->protectionAlg == NULL || OSSL_CMP_MSG_update_transactionID(ctx, m))) {
+    if (af_cmp_view_set_error_body(v, c->fail_bit, c->why) && (m = af_cmp_view_to_msg(v)) != NULL &&
+        OSSL_CMP_CTX_set1_transactionID(ctx, tid) &&
+        (v->header->protectionAlg == NULL || OSSL_CMP_MSG_update_transactionID(ctx, m))) {
         OSSL_CMP_MSG_free(rsp);
         rsp = m;
         m = NULL;
@@ -406,25 +408,20 @@ typedef struct {
     X509_ALGOR *mac;
 } AF_PBMP;
 
-ASN1_SEQUENCE(AF_PBMP) = {
-    ASN1_SIMPLE(AF_PBMP, salt, ASN1_OCTET_STRING),
-    ASN1_SIMPLE(AF_PBMP, owf, X509_ALGOR),
-    ASN1_SIMPLE(AF_PBMP, iter, ASN1_INTEGER),
-    ASN1_SIMPLE(AF_PBMP, mac, X509_ALGOR),
-} static_ASN1_SEQUENCE_END(AF_PBMP)
+static const ASN1_ITEM *AF_PBMP_it(void); /* template at the end of this file */
 
-static int hmac_sha256(OSSL_LIB_CTX *libctx, const unsigned char *key,
-                       const unsigned char *data, size_t len, unsigned char out[32])
+static int hmac_sha256(OSSL_LIB_CTX *libctx, const unsigned char *key, const unsigned char *data,
+                       size_t len, unsigned char out[32])
 {
     size_t outlen = 0;
 
-    return EVP_Q_mac(libctx, "HMAC", NULL, "SHA256", NULL, key, 32, data, len, out, 32, &outlen)
-           != NULL && outlen == 32;
+    return EVP_Q_mac(libctx, "HMAC", NULL, "SHA256", NULL, key, 32, data, len, out, 32, &outlen) !=
+               NULL &&
+           outlen == 32;
 }
 
 /* A new salt, its key, and a check of both against OpenSSL's own PBM. */
-static int pbm_key_new(OSSL_LIB_CTX *libctx, const unsigned char *secret, size_t slen,
-                       pbm_key *k)
+static int pbm_key_new(OSSL_LIB_CTX *libctx, const unsigned char *secret, size_t slen, pbm_key *k)
 {
     static const unsigned char probe[] = "attfresh PBM self-check";
     unsigned char salt[PBM_SALT_LEN], mine[32], *theirs = NULL, *der = NULL;
@@ -437,29 +434,30 @@ static int pbm_key_new(OSSL_LIB_CTX *libctx, const unsigned char *secret, size_t
     unsigned int n;
     int i, len, ok = 0;
 
-    if (md == NULL || ctx == NULL || pp == NULL || RAND_bytes_ex(libctx, salt, sizeof(salt), 0) <= 0
-        || !EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, secret, slen)
-        || !EVP_DigestUpdate(ctx, salt, sizeof(salt)) || !EVP_DigestFinal_ex(ctx, k->key, &n))
+    if (md == NULL || ctx == NULL || pp == NULL ||
+        RAND_bytes_ex(libctx, salt, sizeof(salt), 0) <= 0 || !EVP_DigestInit_ex2(ctx, md, NULL) ||
+        !EVP_DigestUpdate(ctx, secret, slen) || !EVP_DigestUpdate(ctx, salt, sizeof(salt)) ||
+        !EVP_DigestFinal_ex(ctx, k->key, &n))
         goto end;
     for (i = 1; i < PBM_ITERATIONS; i++)
-        if (!EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, k->key, 32)
-            || !EVP_DigestFinal_ex(ctx, k->key, &n))
+        if (!EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, k->key, 32) ||
+            !EVP_DigestFinal_ex(ctx, k->key, &n))
             goto end;
-    if (!ASN1_OCTET_STRING_set(pp->salt, salt, sizeof(salt))
-        || !X509_ALGOR_set0(pp->owf, OBJ_nid2obj(NID_sha256), V_ASN1_UNDEF, NULL)
-        || !ASN1_INTEGER_set(pp->iter, PBM_ITERATIONS)
-        || !X509_ALGOR_set0(pp->mac, OBJ_nid2obj(NID_hmacWithSHA256), V_ASN1_UNDEF, NULL)
-        || (len = ASN1_item_i2d((ASN1_VALUE *)pp, &der, ASN1_ITEM_rptr(AF_PBMP))) <= 0
-        || (size_t)len > sizeof(k->params))
+    if (!ASN1_OCTET_STRING_set(pp->salt, salt, sizeof(salt)) ||
+        !X509_ALGOR_set0(pp->owf, OBJ_nid2obj(NID_sha256), V_ASN1_UNDEF, NULL) ||
+        !ASN1_INTEGER_set(pp->iter, PBM_ITERATIONS) ||
+        !X509_ALGOR_set0(pp->mac, OBJ_nid2obj(NID_hmacWithSHA256), V_ASN1_UNDEF, NULL) ||
+        (len = ASN1_item_i2d((ASN1_VALUE *)pp, &der, ASN1_ITEM_rptr(AF_PBMP))) <= 0 ||
+        (size_t)len > sizeof(k->params))
         goto end;
     memcpy(k->params, der, (size_t)len);
     k->params_len = (size_t)len;
     p = der;
-    if ((ossl = d2i_OSSL_CRMF_PBMPARAMETER(NULL, &p, len)) == NULL
-        || !OSSL_CRMF_pbm_new(libctx, NULL, ossl, probe, sizeof(probe), secret, slen, &theirs,
-                              &theirs_len)
-        || !hmac_sha256(libctx, k->key, probe, sizeof(probe), mine) || theirs_len != 32
-        || CRYPTO_memcmp(mine, theirs, 32) != 0)
+    if ((ossl = d2i_OSSL_CRMF_PBMPARAMETER(NULL, &p, len)) == NULL ||
+        !OSSL_CRMF_pbm_new(libctx, NULL, ossl, probe, sizeof(probe), secret, slen, &theirs,
+                           &theirs_len) ||
+        !hmac_sha256(libctx, k->key, probe, sizeof(probe), mine) || theirs_len != 32 ||
+        CRYPTO_memcmp(mine, theirs, 32) != 0)
         goto end;
     if (!EVP_Digest(secret, slen, k->secret_id, &n, md, NULL))
         goto end;
@@ -481,8 +479,7 @@ end:
 }
 
 /* A copy of the current key for this secret (a new one when none, old, or worn). */
-static int pbm_key_get(OSSL_LIB_CTX *libctx, const unsigned char *secret, size_t slen,
-                       pbm_key *out)
+static int pbm_key_get(OSSL_LIB_CTX *libctx, const unsigned char *secret, size_t slen, pbm_key *out)
 {
     unsigned char id[32];
     unsigned int n;
@@ -491,8 +488,8 @@ static int pbm_key_get(OSSL_LIB_CTX *libctx, const unsigned char *secret, size_t
     if (!EVP_Digest(secret, slen, id, &n, EVP_sha256(), NULL))
         return 0;
     pthread_mutex_lock(&pbm_lock);
-    if (!pbm_cache.valid || memcmp(pbm_cache.secret_id, id, 32) != 0
-        || time(NULL) - pbm_cache.born > PBM_KEY_MAX_AGE_S || pbm_cache.uses >= PBM_KEY_MAX_USES)
+    if (!pbm_cache.valid || memcmp(pbm_cache.secret_id, id, 32) != 0 ||
+        time(NULL) - pbm_cache.born > PBM_KEY_MAX_AGE_S || pbm_cache.uses >= PBM_KEY_MAX_USES)
         ok = pbm_key_new(libctx, secret, slen, &pbm_cache);
     if (ok) {
         pbm_cache.uses++;
@@ -527,8 +524,8 @@ static unsigned char *put_head(unsigned char *p, int constructed, int len, int t
 }
 
 /* DER SEQUENCE { a, b } (the ProtectedPart) into a new buffer. */
-static unsigned char *seq2(const unsigned char *a, size_t alen, const unsigned char *b,
-                           size_t blen, size_t *outlen)
+static unsigned char *seq2(const unsigned char *a, size_t alen, const unsigned char *b, size_t blen,
+                           size_t *outlen)
 {
     int n = (int)(alen + blen), total = ASN1_object_size(1, n, V_ASN1_SEQUENCE);
     unsigned char *buf, *p;
@@ -578,24 +575,24 @@ static int fast_parse(const unsigned char *in, size_t inlen, fast_req *f)
         return 0;
     f->hdr_len = (size_t)(p - f->hdr_der);
     f->body_der = p;
-    if (!tlv(&p, &left, &tag, &cls, &c, &clen) || cls != V_ASN1_CONTEXT_SPECIFIC
-        || tag != PKIBODY_GENM)
+    if (!tlv(&p, &left, &tag, &cls, &c, &clen) || cls != V_ASN1_CONTEXT_SPECIFIC ||
+        tag != PKIBODY_GENM)
         return 0;
     f->body_len = (size_t)(p - f->body_der);
     /* genm content: SEQUENCE OF InfoTypeAndValue */
-    if (!tlv(&c, &clen, &tag, &cls, &f->itavs, &f->itavs_len) || clen != 0
-        || tag != V_ASN1_SEQUENCE)
+    if (!tlv(&c, &clen, &tag, &cls, &f->itavs, &f->itavs_len) || clen != 0 ||
+        tag != V_ASN1_SEQUENCE)
         return 0;
     /* protection [0] BIT STRING; extraCerts [1] may follow and are not looked at */
-    if (!tlv(&p, &left, &tag, &cls, &c, &clen) || cls != V_ASN1_CONTEXT_SPECIFIC || tag != 0
-        || (f->protection = d2i_ASN1_BIT_STRING(NULL, &c, (long)clen)) == NULL)
+    if (!tlv(&p, &left, &tag, &cls, &c, &clen) || cls != V_ASN1_CONTEXT_SPECIFIC || tag != 0 ||
+        (f->protection = d2i_ASN1_BIT_STRING(NULL, &c, (long)clen)) == NULL)
         return 0;
     if ((f->hdr = af_cmp_hdr_view_d2i(f->hdr_der, f->hdr_len)) == NULL)
         return 0;
     pvno = ASN1_INTEGER_get(f->hdr->pvno);
-    if ((pvno != 2 && pvno != 3) || f->hdr->protectionAlg == NULL
-        || f->hdr->transactionID == NULL || ASN1_STRING_length(f->hdr->transactionID) <= 0
-        || f->hdr->senderNonce == NULL || ASN1_STRING_length(f->hdr->senderNonce) <= 0)
+    if ((pvno != 2 && pvno != 3) || f->hdr->protectionAlg == NULL ||
+        f->hdr->transactionID == NULL || ASN1_STRING_length(f->hdr->transactionID) <= 0 ||
+        f->hdr->senderNonce == NULL || ASN1_STRING_length(f->hdr->senderNonce) <= 0)
         return 0;
     X509_ALGOR_get0(&aoid, &ptype, &pval, f->hdr->protectionAlg);
     if (OBJ_obj2nid(aoid) != NID_id_PasswordBasedMAC || ptype != V_ASN1_SEQUENCE)
@@ -645,8 +642,8 @@ static int fast_request(cmp_call *c, const fast_req *f, AF_NONCE_REQ **req)
         type = NULL;
     }
     if (!found) {
-        AF_ERR(AF_R_NONCE_MISSING, "genm carries no nonce request (infoType %s, profile %s)",
-               want, af_nonce_profile_get0_name(c->prof));
+        AF_ERR(AF_R_NONCE_MISSING, "genm carries no nonce request (infoType %s, profile %s)", want,
+               af_nonce_profile_get0_name(c->prof));
         call_fail(c, OSSL_CMP_PKIFAILUREINFO_badRequest, "genm");
         goto end;
     }
@@ -687,38 +684,37 @@ static int fast_answer(cmp_call *c, const fast_req *f, const unsigned char *body
 
     if (h == NULL || RAND_bytes_ex(af_ra_get0_libctx(c->ra), nonce, sizeof(nonce), 0) <= 0)
         goto end;
-    if (!ASN1_INTEGER_set(h->pvno, ASN1_INTEGER_get(f->hdr->pvno))
-        || (raw = ASN1_STRING_type_new(V_ASN1_OTHER)) == NULL
-        || !ASN1_STRING_set(raw, null_dn, sizeof(null_dn)))
+    if (!ASN1_INTEGER_set(h->pvno, ASN1_INTEGER_get(f->hdr->pvno)) ||
+        (raw = ASN1_STRING_type_new(V_ASN1_OTHER)) == NULL ||
+        !ASN1_STRING_set(raw, null_dn, sizeof(null_dn)))
         goto end;
     ASN1_TYPE_set(h->sender, V_ASN1_OTHER, raw);
     raw = NULL;
     ASN1_TYPE_free(h->recipient);
-    if ((h->recipient = ASN1_TYPE_new()) == NULL
-        || !ASN1_TYPE_set1(h->recipient, f->hdr->sender->type, f->hdr->sender->value.ptr))
+    if ((h->recipient = ASN1_TYPE_new()) == NULL ||
+        !ASN1_TYPE_set1(h->recipient, f->hdr->sender->type, f->hdr->sender->value.ptr))
         goto end;
-    if ((h->messageTime = ASN1_GENERALIZEDTIME_set(NULL, time(NULL))) == NULL
-        || (h->protectionAlg = X509_ALGOR_new()) == NULL)
+    if ((h->messageTime = ASN1_GENERALIZEDTIME_set(NULL, time(NULL))) == NULL ||
+        (h->protectionAlg = X509_ALGOR_new()) == NULL)
         goto end;
     /* the algorithm parameters are the PBMParameter SEQUENCE itself */
     params = ASN1_STRING_new();
-    if (params == NULL || !ASN1_STRING_set(params, k->params, (int)k->params_len)
-        || !X509_ALGOR_set0(h->protectionAlg, OBJ_nid2obj(NID_id_PasswordBasedMAC),
-                            V_ASN1_SEQUENCE, params))
+    if (params == NULL || !ASN1_STRING_set(params, k->params, (int)k->params_len) ||
+        !X509_ALGOR_set0(h->protectionAlg, OBJ_nid2obj(NID_id_PasswordBasedMAC), V_ASN1_SEQUENCE,
+                         params))
         goto end;
     params = NULL;
     if (!af_cmp_view_set1_octets(&h->senderKID, (const unsigned char *)RA_REFERENCE,
-                                 strlen(RA_REFERENCE))
-        || !af_cmp_view_set1_octets(&h->transactionID,
-                                    ASN1_STRING_get0_data(f->hdr->transactionID),
-                                    (size_t)ASN1_STRING_length(f->hdr->transactionID))
-        || !af_cmp_view_set1_octets(&h->senderNonce, nonce, sizeof(nonce))
-        || !af_cmp_view_set1_octets(&h->recipNonce, ASN1_STRING_get0_data(f->hdr->senderNonce),
-                                    (size_t)ASN1_STRING_length(f->hdr->senderNonce)))
+                                 strlen(RA_REFERENCE)) ||
+        !af_cmp_view_set1_octets(&h->transactionID, ASN1_STRING_get0_data(f->hdr->transactionID),
+                                 (size_t)ASN1_STRING_length(f->hdr->transactionID)) ||
+        !af_cmp_view_set1_octets(&h->senderNonce, nonce, sizeof(nonce)) ||
+        !af_cmp_view_set1_octets(&h->recipNonce, ASN1_STRING_get0_data(f->hdr->senderNonce),
+                                 (size_t)ASN1_STRING_length(f->hdr->senderNonce)))
         goto end;
-    if ((hlen = af_cmp_hdr_view_i2d(h, &hder)) == 0
-        || (pp = seq2(hder, hlen, body, blen, &pplen)) == NULL
-        || !hmac_sha256(af_ra_get0_libctx(c->ra), k->key, pp, pplen, mac))
+    if ((hlen = af_cmp_hdr_view_i2d(h, &hder)) == 0 ||
+        (pp = seq2(hder, hlen, body, blen, &pplen)) == NULL ||
+        !hmac_sha256(af_ra_get0_libctx(c->ra), k->key, pp, pplen, mac))
         goto end;
     /* PKIMessage ::= SEQUENCE { header, body, [0] BIT STRING (MAC, no unused bits) } */
     prot_len = ASN1_object_size(1, ASN1_object_size(0, 1 + (int)sizeof(mac), V_ASN1_BIT_STRING), 0);
@@ -782,18 +778,18 @@ static int fast_genm(cmp_call *c, AF_RA_HTTP_RESP *rs)
     if (!pbm_key_get(libctx, secret, slen, &k))
         goto end;
     /* the request's MAC, computed as OpenSSL computes it */
-    if ((pp = seq2(f.hdr_der, f.hdr_len, f.body_der, f.body_len, &pplen)) == NULL
-        || !OSSL_CRMF_pbm_new(libctx, NULL, f.pbmp, pp, pplen, secret, slen, &mac, &mlen))
+    if ((pp = seq2(f.hdr_der, f.hdr_len, f.body_der, f.body_len, &pplen)) == NULL ||
+        !OSSL_CRMF_pbm_new(libctx, NULL, f.pbmp, pp, pplen, secret, slen, &mac, &mlen))
         goto end; /* e.g. an unsupported MAC algorithm: OpenSSL's path explains */
     handled = 1;
-    good = (size_t)ASN1_STRING_length(f.protection) == mlen
-           && CRYPTO_memcmp(ASN1_STRING_get0_data(f.protection), mac, mlen) == 0;
+    good = (size_t)ASN1_STRING_length(f.protection) == mlen &&
+           CRYPTO_memcmp(ASN1_STRING_get0_data(f.protection), mac, mlen) == 0;
     if (!good) {
         c->fail_bit = OSSL_CMP_PKIFAILUREINFO_badMessageCheck;
         snprintf(c->why, sizeof(c->why), "request refused: wrong pbm value");
-    } else if (fast_request(c, &f, &req)
-               && issue(c, req, ASN1_STRING_get0_data(f.hdr->transactionID),
-                        (size_t)ASN1_STRING_length(f.hdr->transactionID), &resp)) {
+    } else if (fast_request(c, &f, &req) &&
+               issue(c, req, ASN1_STRING_get0_data(f.hdr->transactionID),
+                     (size_t)ASN1_STRING_length(f.hdr->transactionID), &resp)) {
         size_t ilen;
         int n;
         unsigned char *w;
@@ -880,12 +876,12 @@ int af_ra_cmp_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP *rs)
     p = rq->body;
     req = d2i_OSSL_CMP_MSG(NULL, &p, (long)rq->body_len);
     if (req == NULL || p != rq->body + rq->body_len) {
-        answer_http(rs, 400, "cmp: %s", req == NULL ? "body is not a PKIMessage"
-                                                    : "bytes after the PKIMessage");
+        answer_http(rs, 400, "cmp: %s",
+                    req == NULL ? "body is not a PKIMessage" : "bytes after the PKIMessage");
         goto done;
     }
-    if ((srv = OSSL_CMP_SRV_CTX_new(af_ra_get0_libctx(ra), NULL)) == NULL
-        || !configure(srv, ra, &c)) {
+    if ((srv = OSSL_CMP_SRV_CTX_new(af_ra_get0_libctx(ra), NULL)) == NULL ||
+        !configure(srv, ra, &c)) {
         answer_http(rs, 500, "cmp: %s", "cannot set up the CMP server context");
         goto done;
     }
@@ -894,8 +890,8 @@ int af_ra_cmp_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP *rs)
         const ASN1_OCTET_STRING *tid =
             OSSL_CMP_HDR_get0_transactionID(OSSL_CMP_MSG_get0_header(req));
 
-        if (tid != NULL
-            && !OSSL_CMP_CTX_set1_transactionID(OSSL_CMP_SRV_CTX_get0_cmp_ctx(srv), tid)) {
+        if (tid != NULL &&
+            !OSSL_CMP_CTX_set1_transactionID(OSSL_CMP_SRV_CTX_get0_cmp_ctx(srv), tid)) {
             answer_http(rs, 500, "cmp: %s", "cannot set up the CMP server context");
             goto done;
         }
@@ -939,3 +935,11 @@ done:
     OSSL_CMP_SRV_CTX_free(srv);
     return 1;
 }
+
+/* clang-format off */
+ASN1_SEQUENCE(AF_PBMP) = {
+    ASN1_SIMPLE(AF_PBMP, salt, ASN1_OCTET_STRING),
+    ASN1_SIMPLE(AF_PBMP, owf, X509_ALGOR),
+    ASN1_SIMPLE(AF_PBMP, iter, ASN1_INTEGER),
+    ASN1_SIMPLE(AF_PBMP, mac, X509_ALGOR),
+} static_ASN1_SEQUENCE_END(AF_PBMP)

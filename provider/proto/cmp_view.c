@@ -10,47 +10,23 @@
 #include "attfresh/err.h"
 #include "proto_local.h"
 
-/* PKIHeader: pvno, sender, recipient, then [0]..[8] EXPLICIT OPTIONAL */
-ASN1_SEQUENCE(AF_CMP_HDR_VIEW) = {
-    ASN1_SIMPLE(AF_CMP_HDR_VIEW, pvno, ASN1_INTEGER),
-    ASN1_SIMPLE(AF_CMP_HDR_VIEW, sender, ASN1_ANY),
-    ASN1_SIMPLE(AF_CMP_HDR_VIEW, recipient, ASN1_ANY),
-    ASN1_EXP_OPT(AF_CMP_HDR_VIEW, messageTime, ASN1_GENERALIZEDTIME, 0),
-    ASN1_EXP_OPT(AF_CMP_HDR_VIEW, protectionAlg, X509_ALGOR, 1),
-    ASN1_EXP_OPT(AF_CMP_HDR_VIEW, senderKID, ASN1_OCTET_STRING, 2),
-    ASN1_EXP_OPT(AF_CMP_HDR_VIEW, recipKID, ASN1_OCTET_STRING, 3),
-    ASN1_EXP_OPT(AF_CMP_HDR_VIEW, transactionID, ASN1_OCTET_STRING, 4),
-    ASN1_EXP_OPT(AF_CMP_HDR_VIEW, senderNonce, ASN1_OCTET_STRING, 5),
-    ASN1_EXP_OPT(AF_CMP_HDR_VIEW, recipNonce, ASN1_OCTET_STRING, 6),
-    ASN1_EXP_OPT(AF_CMP_HDR_VIEW, freeText, ASN1_ANY, 7),
-    ASN1_EXP_OPT(AF_CMP_HDR_VIEW, generalInfo, ASN1_ANY, 8),
-} static_ASN1_SEQUENCE_END(AF_CMP_HDR_VIEW)
-
-ASN1_SEQUENCE(AF_CMP_MSG_VIEW) = {
-    ASN1_SIMPLE(AF_CMP_MSG_VIEW, header, AF_CMP_HDR_VIEW),
-    ASN1_SIMPLE(AF_CMP_MSG_VIEW, body, ASN1_ANY),
-    ASN1_EXP_OPT(AF_CMP_MSG_VIEW, protection, ASN1_BIT_STRING, 0),
-    ASN1_EXP_OPT(AF_CMP_MSG_VIEW, extraCerts, ASN1_ANY, 1),
-} static_ASN1_SEQUENCE_END(AF_CMP_MSG_VIEW)
-
 /* ErrorMsgContent ::= SEQUENCE { pKIStatusInfo, errorCode INTEGER OPTIONAL,
  *                                errorDetails PKIFreeText OPTIONAL }; we only write the first. */
 typedef struct {
     OSSL_CMP_PKISI *status;
 } AF_CMP_ERRMSG;
-
-ASN1_SEQUENCE(AF_CMP_ERRMSG) = {
-    ASN1_SIMPLE(AF_CMP_ERRMSG, status, OSSL_CMP_PKISI),
-} static_ASN1_SEQUENCE_END(AF_CMP_ERRMSG)
-
-/* PKIBody error choice: [23] EXPLICIT ErrorMsgContent */
 typedef AF_CMP_ERRMSG AF_CMP_ERRBODY;
-ASN1_ITEM_TEMPLATE(AF_CMP_ERRBODY) =
-    ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_EXPLICIT, 23, AF_CMP_ERRBODY, AF_CMP_ERRMSG)
-static_ASN1_ITEM_TEMPLATE_END(AF_CMP_ERRBODY)
 
-IMPLEMENT_STATIC_ASN1_ENCODE_FUNCTIONS(AF_CMP_MSG_VIEW)
-IMPLEMENT_STATIC_ASN1_ALLOC_FUNCTIONS(AF_CMP_ERRMSG)
+/* The templates are at the end of this file. */
+static const ASN1_ITEM *AF_CMP_HDR_VIEW_it(void);
+static const ASN1_ITEM *AF_CMP_MSG_VIEW_it(void);
+static const ASN1_ITEM *AF_CMP_ERRMSG_it(void);
+static const ASN1_ITEM *AF_CMP_ERRBODY_it(void);
+static AF_CMP_MSG_VIEW *d2i_AF_CMP_MSG_VIEW(AF_CMP_MSG_VIEW **a, const unsigned char **in,
+                                            long len);
+static int i2d_AF_CMP_MSG_VIEW(const AF_CMP_MSG_VIEW *a, unsigned char **out);
+static AF_CMP_ERRMSG *AF_CMP_ERRMSG_new(void);
+static void AF_CMP_ERRMSG_free(AF_CMP_ERRMSG *a);
 
 AF_CMP_MSG_VIEW *af_cmp_view_new(const OSSL_CMP_MSG *msg)
 {
@@ -101,8 +77,7 @@ int af_cmp_view_set1_octets(ASN1_OCTET_STRING **field, const unsigned char *data
     ASN1_OCTET_STRING *o = NULL;
 
     if (data != NULL) {
-        if ((o = ASN1_OCTET_STRING_new()) == NULL
-            || !ASN1_OCTET_STRING_set(o, data, (int)len)) {
+        if ((o = ASN1_OCTET_STRING_new()) == NULL || !ASN1_OCTET_STRING_set(o, data, (int)len)) {
             ASN1_OCTET_STRING_free(o);
             AF_ERR(AF_R_MALLOC, "CMP header field");
             return 0;
@@ -202,3 +177,41 @@ int af_cmp_msg_get_sender_nonce(const OSSL_CMP_MSG *msg, unsigned char *buf, siz
     af_cmp_view_free(v);
     return ok;
 }
+
+/* ---- templates (the macros read best one field per line) --------------------------------- */
+/* clang-format off */
+/* PKIHeader: pvno, sender, recipient, then [0]..[8] EXPLICIT OPTIONAL */
+ASN1_SEQUENCE(AF_CMP_HDR_VIEW) = {
+    ASN1_SIMPLE(AF_CMP_HDR_VIEW, pvno, ASN1_INTEGER),
+    ASN1_SIMPLE(AF_CMP_HDR_VIEW, sender, ASN1_ANY),
+    ASN1_SIMPLE(AF_CMP_HDR_VIEW, recipient, ASN1_ANY),
+    ASN1_EXP_OPT(AF_CMP_HDR_VIEW, messageTime, ASN1_GENERALIZEDTIME, 0),
+    ASN1_EXP_OPT(AF_CMP_HDR_VIEW, protectionAlg, X509_ALGOR, 1),
+    ASN1_EXP_OPT(AF_CMP_HDR_VIEW, senderKID, ASN1_OCTET_STRING, 2),
+    ASN1_EXP_OPT(AF_CMP_HDR_VIEW, recipKID, ASN1_OCTET_STRING, 3),
+    ASN1_EXP_OPT(AF_CMP_HDR_VIEW, transactionID, ASN1_OCTET_STRING, 4),
+    ASN1_EXP_OPT(AF_CMP_HDR_VIEW, senderNonce, ASN1_OCTET_STRING, 5),
+    ASN1_EXP_OPT(AF_CMP_HDR_VIEW, recipNonce, ASN1_OCTET_STRING, 6),
+    ASN1_EXP_OPT(AF_CMP_HDR_VIEW, freeText, ASN1_ANY, 7),
+    ASN1_EXP_OPT(AF_CMP_HDR_VIEW, generalInfo, ASN1_ANY, 8),
+} static_ASN1_SEQUENCE_END(AF_CMP_HDR_VIEW)
+
+ASN1_SEQUENCE(AF_CMP_MSG_VIEW) = {
+    ASN1_SIMPLE(AF_CMP_MSG_VIEW, header, AF_CMP_HDR_VIEW),
+    ASN1_SIMPLE(AF_CMP_MSG_VIEW, body, ASN1_ANY),
+    ASN1_EXP_OPT(AF_CMP_MSG_VIEW, protection, ASN1_BIT_STRING, 0),
+    ASN1_EXP_OPT(AF_CMP_MSG_VIEW, extraCerts, ASN1_ANY, 1),
+} static_ASN1_SEQUENCE_END(AF_CMP_MSG_VIEW)
+
+
+ASN1_SEQUENCE(AF_CMP_ERRMSG) = {
+    ASN1_SIMPLE(AF_CMP_ERRMSG, status, OSSL_CMP_PKISI),
+} static_ASN1_SEQUENCE_END(AF_CMP_ERRMSG)
+
+/* PKIBody error choice: [23] EXPLICIT ErrorMsgContent */
+ASN1_ITEM_TEMPLATE(AF_CMP_ERRBODY) =
+    ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_EXPLICIT, 23, AF_CMP_ERRBODY, AF_CMP_ERRMSG)
+static_ASN1_ITEM_TEMPLATE_END(AF_CMP_ERRBODY)
+
+IMPLEMENT_STATIC_ASN1_ENCODE_FUNCTIONS(AF_CMP_MSG_VIEW)
+IMPLEMENT_STATIC_ASN1_ALLOC_FUNCTIONS(AF_CMP_ERRMSG)

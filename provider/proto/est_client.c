@@ -66,8 +66,8 @@ static void read_tls(est_call *c)
     unsigned int dlen = 0;
 
     c->tls_seen = 1;
-    if (curl_easy_getinfo(c->curl, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || ti == NULL
-        || ti->backend != CURLSSLBACKEND_OPENSSL || ti->internals == NULL)
+    if (curl_easy_getinfo(c->curl, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || ti == NULL ||
+        ti->backend != CURLSSLBACKEND_OPENSSL || ti->internals == NULL)
         return;
     ssl = ti->internals;
     snprintf(c->tls_version, sizeof(c->tls_version), "%s", SSL_get_version(ssl));
@@ -116,8 +116,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
         v = data + 12;
         while (v < data + n && *v == ' ')
             v++;
-        for (k = 0; v + k < data + n && k + 1 < sizeof(c->retry_after) && v[k] != '\r'
-                    && v[k] != '\n'; k++)
+        for (k = 0;
+             v + k < data + n && k + 1 < sizeof(c->retry_after) && v[k] != '\r' && v[k] != '\n';
+             k++)
             c->retry_after[k] = v[k];
         c->retry_after[k] = '\0';
     }
@@ -135,8 +136,8 @@ static CURLcode on_ssl_ctx(CURL *curl, void *sslctx, void *arg)
 
     if (af_proto_opts_get0_cert(o) == NULL)
         return CURLE_OK;
-    if (SSL_CTX_use_certificate(ctx, af_proto_opts_get0_cert(o)) != 1
-        || SSL_CTX_use_PrivateKey(ctx, af_proto_opts_get0_key(o)) != 1)
+    if (SSL_CTX_use_certificate(ctx, af_proto_opts_get0_cert(o)) != 1 ||
+        SSL_CTX_use_PrivateKey(ctx, af_proto_opts_get0_key(o)) != 1)
         return CURLE_SSL_CERTPROBLEM;
     for (i = 0; extra != NULL && i < sk_X509_num(extra); i++)
         if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(extra, i)) != 1)
@@ -166,8 +167,10 @@ static char *nonce_url(const char *url)
     else if (scheme_end != NULL && strchr(scheme_end + 3, '/') == NULL)
         strcat(u, "/.well-known/est/nonce");
     else {
-        AF_ERR(AF_R_INVALID_ARGUMENT, "EST URL %s: want https://HOST[:PORT][/.well-known/est"
-               "[/<label>][/nonce]]", url);
+        AF_ERR(AF_R_INVALID_ARGUMENT,
+               "EST URL %s: want https://HOST[:PORT][/.well-known/est"
+               "[/<label>][/nonce]]",
+               url);
         OPENSSL_free(u);
         return NULL;
     }
@@ -224,18 +227,24 @@ static int check_status(const est_call *c, long code, const char *ct, const char
         }
         return 1;
     case 400:
-        AF_ERR(AF_R_PROTO_HTTP_STATUS, "EST %s: HTTP 400 Bad Request (the RA refused the request:"
-               " JSON, media type or len)", url);
+        AF_ERR(AF_R_PROTO_HTTP_STATUS,
+               "EST %s: HTTP 400 Bad Request (the RA refused the request:"
+               " JSON, media type or len)",
+               url);
         return 0;
     case 503:
-        AF_ERR(AF_R_PROTO_HTTP_STATUS, "EST %s: HTTP 503 Service Unavailable (the RA gives no "
-               "nonce now%s%s%s)", url, c->retry_after[0] ? "; Retry-After: " : "",
-               c->retry_after, c->retry_after[0] ? " s" : "");
+        AF_ERR(AF_R_PROTO_HTTP_STATUS,
+               "EST %s: HTTP 503 Service Unavailable (the RA gives no "
+               "nonce now%s%s%s)",
+               url, c->retry_after[0] ? "; Retry-After: " : "", c->retry_after,
+               c->retry_after[0] ? " s" : "");
         return 0;
     case 401:
     case 403:
-        AF_ERR(AF_R_PROTO_HTTP_STATUS, "EST %s: HTTP %ld (the RA wants client authentication: "
-               "--key and --cert)", url, code);
+        AF_ERR(AF_R_PROTO_HTTP_STATUS,
+               "EST %s: HTTP %ld (the RA wants client authentication: "
+               "--key and --cert)",
+               url, code);
         return 0;
     default:
         AF_ERR(AF_R_PROTO_HTTP_STATUS, "EST %s: HTTP %ld", url, code);
@@ -267,8 +276,8 @@ int af_est_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_S
         *state = NULL;
     memset(&c, 0, sizeof(c));
     c.opts = opts;
-    if ((url = nonce_url(af_proto_opts_get0_url(opts))) == NULL
-        || !request_body(opts, &body, &body_len))
+    if ((url = nonce_url(af_proto_opts_get0_url(opts))) == NULL ||
+        !request_body(opts, &body, &body_len))
         goto end;
     if ((c.curl = curl_easy_init()) == NULL) {
         AF_ERR(AF_R_INTERNAL, "EST: cannot start libcurl");
@@ -276,8 +285,8 @@ int af_est_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_S
     }
     snprintf(hdr_accept, sizeof(hdr_accept), "Accept: %s", media);
     snprintf(hdr_ct, sizeof(hdr_ct), "Content-Type: %s", media);
-    if ((hdrs = curl_slist_append(NULL, hdr_accept)) == NULL
-        || (body != NULL && curl_slist_append(hdrs, hdr_ct) == NULL)) {
+    if ((hdrs = curl_slist_append(NULL, hdr_accept)) == NULL ||
+        (body != NULL && curl_slist_append(hdrs, hdr_ct) == NULL)) {
         AF_ERR(AF_R_MALLOC, "EST headers");
         goto end;
     }
@@ -303,7 +312,7 @@ int af_est_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_S
         }
         if (curl_easy_setopt(c.curl, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) != CURLE_OK) {
             AF_ERR(AF_R_INTERNAL, "EST: this libcurl cannot take a client key object (needs the "
-                   "OpenSSL backend)");
+                                  "OpenSSL backend)");
             goto end;
         }
         curl_easy_setopt(c.curl, CURLOPT_SSL_CTX_DATA, (void *)opts);
@@ -318,8 +327,7 @@ int af_est_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_S
     cr = curl_easy_perform(c.curl);
     ERR_pop_to_mark();
     if (c.too_big) {
-        AF_ERR(AF_R_TOO_LARGE, "EST %s: response larger than %d bytes", url,
-               AF_PROTO_MAX_RESPONSE);
+        AF_ERR(AF_R_TOO_LARGE, "EST %s: response larger than %d bytes", url, AF_PROTO_MAX_RESPONSE);
         goto end;
     }
     if (cr != CURLE_OK) {
@@ -338,13 +346,13 @@ int af_est_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_S
     if (!af_nonce_resp_decode(&r, prof, AF_NONCE_FMT_JSON, NULL, c.body, c.body_len))
         goto end;
     if (state != NULL) {
-        if ((st = af_proto_state_new()) == NULL || !af_proto_state_fill(st, opts, url, r)
-            || (c.cookie[0] != '\0' && !af_proto_state_set1_cookie(st, c.cookie))
-            || (c.tls_version[0] != '\0' && !af_proto_state_set1_tls_version(st, c.tls_version))
-            || (c.have_cert_sha256
-                && !af_proto_state_set1_tls_server_cert_sha256(st, c.cert_sha256, 32))
-            || (c.session_id_len > 0
-                && !af_proto_state_set1_tls_session_id(st, c.session_id, c.session_id_len)))
+        if ((st = af_proto_state_new()) == NULL || !af_proto_state_fill(st, opts, url, r) ||
+            (c.cookie[0] != '\0' && !af_proto_state_set1_cookie(st, c.cookie)) ||
+            (c.tls_version[0] != '\0' && !af_proto_state_set1_tls_version(st, c.tls_version)) ||
+            (c.have_cert_sha256 &&
+             !af_proto_state_set1_tls_server_cert_sha256(st, c.cert_sha256, 32)) ||
+            (c.session_id_len > 0 &&
+             !af_proto_state_set1_tls_session_id(st, c.session_id, c.session_id_len)))
             goto end;
         *state = st;
         st = NULL;

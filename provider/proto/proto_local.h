@@ -11,14 +11,12 @@
 #include "attfresh/proto.h"
 
 /* All certificates of a PEM file (or one DER certificate) into a new stack. */
-int af_proto_load_certs(const char *path, STACK_OF(X509) **out);
+int af_proto_load_certs(const char *path, STACK_OF(X509) * *out);
 /* A copy of the options' request, or a new request with one empty item. */
 AF_NONCE_REQ *af_proto_request_or_empty(const AF_PROTO_OPTS *opts);
 /* Sets protocol, URL, profile, created, response and expiry of st from a successful exchange. */
 int af_proto_state_fill(AF_PROTO_STATE *st, const AF_PROTO_OPTS *opts, const char *url,
                         const AF_NONCE_RESP *resp);
-
-
 
 /* ---- CMP message view (cmp_view.c) ------------------------------------------------------------
  * OpenSSL 3.0 gives no public access to a PKIHeader's senderNonce nor a setter for recipNonce, and
@@ -55,7 +53,8 @@ void af_cmp_view_free(AF_CMP_MSG_VIEW *v);
 OSSL_CMP_MSG *af_cmp_view_to_msg(const AF_CMP_MSG_VIEW *v);
 /* Replaces an octet string field (data NULL removes it). */
 int af_cmp_view_set1_octets(ASN1_OCTET_STRING **field, const unsigned char *data, size_t len);
-/* Replaces the body with error [23] {PKIStatusInfo {rejection, statusString text, failInfo bit}}. */
+/* Replaces the body with error [23] {PKIStatusInfo {rejection, statusString text, failInfo bit}}.
+ */
 int af_cmp_view_set_error_body(AF_CMP_MSG_VIEW *v, int fail_bit, const char *text);
 /* The header alone (the server's fast path builds and reads headers without a whole message). */
 AF_CMP_HDR_VIEW *af_cmp_hdr_view_new(void);

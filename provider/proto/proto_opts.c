@@ -33,7 +33,7 @@ struct af_proto_opts_st {
     char *ref;
     EVP_PKEY *key;
     X509 *cert;
-    STACK_OF(X509) *extra;
+    STACK_OF(X509) * extra;
     X509_STORE *trusted;
     char *cafile;
     int connect_timeout;
@@ -278,8 +278,7 @@ int af_proto_opts_load_secret_file(AF_PROTO_OPTS *o, const char *path)
     if (len == 0)
         AF_ERR(AF_R_IO, "MAC secret file %s: first line is empty", path);
     else if (len > SECRET_MAX)
-        AF_ERR(AF_R_TOO_LARGE, "MAC secret file %s: secret longer than %d bytes", path,
-               SECRET_MAX);
+        AF_ERR(AF_R_TOO_LARGE, "MAC secret file %s: secret longer than %d bytes", path, SECRET_MAX);
     else
         ret = af_proto_opts_set1_secret(o, buf, len);
     OPENSSL_cleanse(buf, sizeof(buf));
@@ -378,7 +377,7 @@ EVP_PKEY *af_proto_opts_get0_key(const AF_PROTO_OPTS *o)
     return o == NULL ? NULL : o->key;
 }
 
-int af_proto_load_certs(const char *path, STACK_OF(X509) **out)
+int af_proto_load_certs(const char *path, STACK_OF(X509) * *out)
 {
     STACK_OF(X509) *sk = sk_X509_new_null();
     BIO *b;
@@ -423,7 +422,7 @@ int af_proto_load_certs(const char *path, STACK_OF(X509) **out)
 
 int af_proto_opts_load_cert(AF_PROTO_OPTS *o, const char *path)
 {
-    STACK_OF(X509) *sk;
+    STACK_OF(X509) * sk;
 
     if (o == NULL || path == NULL) {
         AF_ERR(AF_R_INVALID_ARGUMENT, "no certificate");
@@ -454,14 +453,14 @@ X509 *af_proto_opts_get0_cert(const AF_PROTO_OPTS *o)
     return o == NULL ? NULL : o->cert;
 }
 
-STACK_OF(X509) *af_proto_opts_get0_extra_certs(const AF_PROTO_OPTS *o)
+STACK_OF(X509) * af_proto_opts_get0_extra_certs(const AF_PROTO_OPTS *o)
 {
     return o == NULL ? NULL : o->extra;
 }
 
 int af_proto_opts_load_trusted(AF_PROTO_OPTS *o, const char *path)
 {
-    STACK_OF(X509) *sk;
+    STACK_OF(X509) * sk;
     X509_STORE *st;
     int i, ok = 1;
 
@@ -570,7 +569,8 @@ int af_proto_get_nonce(const AF_PROTO_OPTS *o, AF_NONCE_RESP **resp, AF_PROTO_ST
     }
 }
 
-/* ---- helpers shared by the clients ------------------------------------------------------------ */
+/* ---- helpers shared by the clients ------------------------------------------------------------
+ */
 
 AF_NONCE_REQ *af_proto_request_or_empty(const AF_PROTO_OPTS *o)
 {
@@ -594,11 +594,9 @@ int af_proto_state_fill(AF_PROTO_STATE *st, const AF_PROTO_OPTS *o, const char *
     AF_NONCE_CODEC *codec;
     int64_t now = (int64_t)time(NULL), exp = 0;
 
-    if (!af_proto_state_set_protocol(st, o->proto)
-        || !af_proto_state_set1_url(st, url)
-        || !af_proto_state_set1_profile(st, af_nonce_profile_get0_name(o->prof))
-        || !af_proto_state_set_created(st, now)
-        || !af_proto_state_set1_response(st, resp))
+    if (!af_proto_state_set_protocol(st, o->proto) || !af_proto_state_set1_url(st, url) ||
+        !af_proto_state_set1_profile(st, af_nonce_profile_get0_name(o->prof)) ||
+        !af_proto_state_set_created(st, now) || !af_proto_state_set1_response(st, resp))
         return 0;
     it = af_nonce_resp_get0_item(resp, 0);
     if ((codec = af_nonce_codec_new()) == NULL)

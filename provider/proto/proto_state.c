@@ -115,12 +115,12 @@ static int set_text(char **dst, const char *src, const char *what)
     return 1;
 }
 
-#define CHECK_ST(st)                                             \
-    do {                                                         \
-        if ((st) == NULL) {                                      \
-            AF_ERR(AF_R_INVALID_ARGUMENT, "no transaction state"); \
-            return 0;                                            \
-        }                                                        \
+#define CHECK_ST(st)                                                                               \
+    do {                                                                                           \
+        if ((st) == NULL) {                                                                        \
+            AF_ERR(AF_R_INVALID_ARGUMENT, "no transaction state");                                 \
+            return 0;                                                                              \
+        }                                                                                          \
     } while (0)
 
 int af_proto_state_set_protocol(AF_PROTO_STATE *st, af_proto proto)
@@ -246,7 +246,7 @@ const char *af_proto_state_get0_tls_version(const AF_PROTO_STATE *st)
 }
 
 int af_proto_state_set1_tls_server_cert_sha256(AF_PROTO_STATE *st, const unsigned char *dgst,
-                                              size_t len)
+                                               size_t len)
 {
     CHECK_ST(st);
     if (dgst != NULL && len != 32) {
@@ -257,7 +257,7 @@ int af_proto_state_set1_tls_server_cert_sha256(AF_PROTO_STATE *st, const unsigne
 }
 
 const unsigned char *af_proto_state_get0_tls_server_cert_sha256(const AF_PROTO_STATE *st,
-                                                               size_t *len)
+                                                                size_t *len)
 {
     if (st == NULL) {
         if (len != NULL)
@@ -345,18 +345,17 @@ AF_PROTO_STATE *af_proto_state_dup(const AF_PROTO_STATE *st)
     d->proto = st->proto;
     d->created = st->created;
     d->expiry = st->expiry;
-    if (!set_text(&d->url, st->url, "URL")
-        || !set_text(&d->profile, st->profile, "profile")
-        || !set_bytes(&d->txid, st->txid.data, st->txid.len, "transaction id")
-        || !set_bytes(&d->server_nonce, st->server_nonce.data, st->server_nonce.len, "nonce")
-        || !set_bytes(&d->sender_nonce, st->sender_nonce.data, st->sender_nonce.len, "nonce")
-        || !set_text(&d->cookie, st->cookie, "cookie")
-        || !set_text(&d->tls_version, st->tls_version, "TLS version")
-        || !set_bytes(&d->tls_cert_sha256, st->tls_cert_sha256.data, st->tls_cert_sha256.len,
-                      "digest")
-        || !set_bytes(&d->tls_session_id, st->tls_session_id.data, st->tls_session_id.len,
-                      "session id")
-        || !af_proto_state_set1_response(d, st->resp)) {
+    if (!set_text(&d->url, st->url, "URL") || !set_text(&d->profile, st->profile, "profile") ||
+        !set_bytes(&d->txid, st->txid.data, st->txid.len, "transaction id") ||
+        !set_bytes(&d->server_nonce, st->server_nonce.data, st->server_nonce.len, "nonce") ||
+        !set_bytes(&d->sender_nonce, st->sender_nonce.data, st->sender_nonce.len, "nonce") ||
+        !set_text(&d->cookie, st->cookie, "cookie") ||
+        !set_text(&d->tls_version, st->tls_version, "TLS version") ||
+        !set_bytes(&d->tls_cert_sha256, st->tls_cert_sha256.data, st->tls_cert_sha256.len,
+                   "digest") ||
+        !set_bytes(&d->tls_session_id, st->tls_session_id.data, st->tls_session_id.len,
+                   "session id") ||
+        !af_proto_state_set1_response(d, st->resp)) {
         af_proto_state_free(d);
         return NULL;
     }
@@ -474,23 +473,17 @@ int af_proto_state_to_json(const AF_PROTO_STATE *st, char **out, size_t *outlen)
     }
     if ((o = json_object()) == NULL)
         goto mem;
-    if (json_object_set_new(o, "version", json_integer(STATE_VERSION)) != 0
-        || !put_text(o, "protocol", af_proto_name(st->proto))
-        || !put_text(o, "url", st->url)
-        || !put_text(o, "profile", st->profile)
-        || !put_int(o, "created", st->created)
-        || !put_int(o, "expiry", st->expiry)
-        || !put_hex(o, "transactionID", &st->txid)
-        || !put_hex(o, "senderNonce", &st->sender_nonce)
-        || !put_hex(o, "serverNonce", &st->server_nonce)
-        || !put_text(o, "cookie", st->cookie))
+    if (json_object_set_new(o, "version", json_integer(STATE_VERSION)) != 0 ||
+        !put_text(o, "protocol", af_proto_name(st->proto)) || !put_text(o, "url", st->url) ||
+        !put_text(o, "profile", st->profile) || !put_int(o, "created", st->created) ||
+        !put_int(o, "expiry", st->expiry) || !put_hex(o, "transactionID", &st->txid) ||
+        !put_hex(o, "senderNonce", &st->sender_nonce) ||
+        !put_hex(o, "serverNonce", &st->server_nonce) || !put_text(o, "cookie", st->cookie))
         goto mem;
     if (st->tls_version != NULL || st->tls_cert_sha256.len > 0 || st->tls_session_id.len > 0) {
-        if ((tls = json_object()) == NULL
-            || !put_text(tls, "version", st->tls_version)
-            || !put_hex(tls, "serverCertSha256", &st->tls_cert_sha256)
-            || !put_hex(tls, "sessionId", &st->tls_session_id)
-            || json_object_set(o, "tls", tls) != 0)
+        if ((tls = json_object()) == NULL || !put_text(tls, "version", st->tls_version) ||
+            !put_hex(tls, "serverCertSha256", &st->tls_cert_sha256) ||
+            !put_hex(tls, "sessionId", &st->tls_session_id) || json_object_set(o, "tls", tls) != 0)
             goto mem;
     }
     if (st->resp != NULL) {
@@ -516,8 +509,8 @@ int af_proto_state_to_json(const AF_PROTO_STATE *st, char **out, size_t *outlen)
         }
         if (!encode_response(st, &der, &derlen))
             goto end;
-        if ((text = hex_new(der, derlen)) == NULL
-            || json_object_set_new(o, "response", json_string(text)) != 0)
+        if ((text = hex_new(der, derlen)) == NULL ||
+            json_object_set_new(o, "response", json_string(text)) != 0)
             goto mem;
         OPENSSL_free(text);
         text = NULL;
@@ -602,7 +595,8 @@ static int only_members(json_t *o, const char *const *known, const char *where)
     json_t *v;
     size_t i;
 
-    json_object_foreach(o, k, v) {
+    json_object_foreach(o, k, v)
+    {
         for (i = 0; known[i] != NULL; i++)
             if (strcmp(k, known[i]) == 0)
                 break;
@@ -616,9 +610,9 @@ static int only_members(json_t *o, const char *const *known, const char *where)
 
 AF_PROTO_STATE *af_proto_state_from_json(const char *in, size_t inlen)
 {
-    static const char *const top[] = {"version", "protocol", "url", "profile", "created",
-                                      "expiry", "transactionID", "senderNonce", "serverNonce",
-                                      "cookie", "tls", "nonce", "response", NULL};
+    static const char *const top[] = {
+        "version",     "protocol",    "url",    "profile", "created", "expiry",   "transactionID",
+        "senderNonce", "serverNonce", "cookie", "tls",     "nonce",   "response", NULL};
     static const char *const tlsm[] = {"version", "serverCertSha256", "sessionId", NULL};
     json_error_t e;
     json_t *o, *v, *tls;
@@ -656,24 +650,23 @@ AF_PROTO_STATE *af_proto_state_from_json(const char *in, size_t inlen)
         AF_ERR(AF_R_NONCE_BAD_TYPE, "state \"protocol\" must be cmp, est or cmc");
         goto err;
     }
-    if (!get_str(o, "url", &s) || !set_text(&st->url, s, "URL")
-        || !get_str(o, "profile", &s) || !af_proto_state_set1_profile(st, s)
-        || !get_time(o, "created", &st->created)
-        || !get_time(o, "expiry", &st->expiry)
-        || !get_hex(o, "transactionID", &st->txid, AF_PROTO_MAX_BINDING)
-        || !get_hex(o, "senderNonce", &st->sender_nonce, AF_PROTO_MAX_BINDING)
-        || !get_hex(o, "serverNonce", &st->server_nonce, AF_PROTO_MAX_BINDING)
-        || !get_str(o, "cookie", &s) || !af_proto_state_set1_cookie(st, s))
+    if (!get_str(o, "url", &s) || !set_text(&st->url, s, "URL") || !get_str(o, "profile", &s) ||
+        !af_proto_state_set1_profile(st, s) || !get_time(o, "created", &st->created) ||
+        !get_time(o, "expiry", &st->expiry) ||
+        !get_hex(o, "transactionID", &st->txid, AF_PROTO_MAX_BINDING) ||
+        !get_hex(o, "senderNonce", &st->sender_nonce, AF_PROTO_MAX_BINDING) ||
+        !get_hex(o, "serverNonce", &st->server_nonce, AF_PROTO_MAX_BINDING) ||
+        !get_str(o, "cookie", &s) || !af_proto_state_set1_cookie(st, s))
         goto err;
     if ((tls = json_object_get(o, "tls")) != NULL) {
         if (!json_is_object(tls)) {
             AF_ERR(AF_R_NONCE_BAD_TYPE, "state member \"tls\" must be an object");
             goto err;
         }
-        if (!only_members(tls, tlsm, "state \"tls\"")
-            || !get_str(tls, "version", &s) || !set_text(&st->tls_version, s, "TLS version")
-            || !get_hex(tls, "serverCertSha256", &st->tls_cert_sha256, 32)
-            || !get_hex(tls, "sessionId", &st->tls_session_id, AF_PROTO_MAX_BINDING))
+        if (!only_members(tls, tlsm, "state \"tls\"") || !get_str(tls, "version", &s) ||
+            !set_text(&st->tls_version, s, "TLS version") ||
+            !get_hex(tls, "serverCertSha256", &st->tls_cert_sha256, 32) ||
+            !get_hex(tls, "sessionId", &st->tls_session_id, AF_PROTO_MAX_BINDING))
             goto err;
         if (st->tls_cert_sha256.len != 0 && st->tls_cert_sha256.len != 32) {
             AF_ERR(AF_R_NONCE_DECODE, "state \"serverCertSha256\" must be 32 bytes");
@@ -729,7 +722,8 @@ err:
     return NULL;
 }
 
-/* ---- file ------------------------------------------------------------------------------------- */
+/* ---- file -------------------------------------------------------------------------------------
+ */
 
 int af_proto_state_save(const AF_PROTO_STATE *st, const char *path)
 {

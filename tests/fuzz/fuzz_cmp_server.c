@@ -30,8 +30,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cfg.soft_rand = 1;
     cfg.ratelimit = 0;
     cfg.store.max_per_requester = 1000000;
-    if ((ra = af_ra_new(&cfg)) == NULL
-        || !af_ra_set1_cmp_secret(ra, (const unsigned char *)SECRET, strlen(SECRET)))
+    if ((ra = af_ra_new(&cfg)) == NULL ||
+        !af_ra_set1_cmp_secret(ra, (const unsigned char *)SECRET, strlen(SECRET)))
         abort();
     return 0;
 }
@@ -62,8 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int bt = m == NULL ? -1 : OSSL_CMP_MSG_get_bodytype(m);
 
             /* genp 22, error 23; ip/cp 1/3 and pkiconf 19 for certification requests */
-            if (m == NULL || p != rs.body + rs.body_len
-                || (bt != 22 && bt != 23 && bt != 1 && bt != 3 && bt != 19))
+            if (m == NULL || p != rs.body + rs.body_len ||
+                (bt != 22 && bt != 23 && bt != 1 && bt != 3 && bt != 19))
                 abort();
             OSSL_CMP_MSG_free(m);
         } else if (rs.status != 400 && rs.status != 413 && rs.status != 500) {

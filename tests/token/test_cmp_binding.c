@@ -45,11 +45,11 @@ static OSSL_CMP_CTX *forward_ctx(void)
 {
     OSSL_CMP_CTX *ctx = OSSL_CMP_CTX_new(NULL, NULL);
 
-    if (ctx == NULL || !OSSL_CMP_CTX_set1_server(ctx, "127.0.0.1")
-        || !OSSL_CMP_CTX_set_serverPort(ctx, server_port)
-        || !OSSL_CMP_CTX_set1_serverPath(ctx, "/.well-known/cmp")
-        || !OSSL_CMP_CTX_set1_secretValue(ctx, (const unsigned char *)SECRET, strlen(SECRET))
-        || !OSSL_CMP_CTX_set1_referenceValue(ctx, (const unsigned char *)"proxy", 5)) {
+    if (ctx == NULL || !OSSL_CMP_CTX_set1_server(ctx, "127.0.0.1") ||
+        !OSSL_CMP_CTX_set_serverPort(ctx, server_port) ||
+        !OSSL_CMP_CTX_set1_serverPath(ctx, "/.well-known/cmp") ||
+        !OSSL_CMP_CTX_set1_secretValue(ctx, (const unsigned char *)SECRET, strlen(SECRET)) ||
+        !OSSL_CMP_CTX_set1_referenceValue(ctx, (const unsigned char *)"proxy", 5)) {
         OSSL_CMP_CTX_free(ctx);
         return NULL;
     }
@@ -85,9 +85,9 @@ static OSSL_CMP_MSG *forward(const OSSL_CMP_MSG *req)
     if (proxy_mode == MODE_TXID) {
         /* a transactionID of our own, protected again with the shared secret */
         tid = ASN1_OCTET_STRING_new();
-        if (tid == NULL || !ASN1_OCTET_STRING_set(tid, junk, sizeof(junk))
-            || !OSSL_CMP_CTX_set1_transactionID(ctx, tid)
-            || !OSSL_CMP_MSG_update_transactionID(ctx, rsp)) {
+        if (tid == NULL || !ASN1_OCTET_STRING_set(tid, junk, sizeof(junk)) ||
+            !OSSL_CMP_CTX_set1_transactionID(ctx, tid) ||
+            !OSSL_CMP_MSG_update_transactionID(ctx, rsp)) {
             OSSL_CMP_MSG_free(rsp);
             rsp = NULL;
         }
@@ -95,9 +95,9 @@ static OSSL_CMP_MSG *forward(const OSSL_CMP_MSG *req)
         v = af_cmp_view_new(rsp);
         m = NULL;
         tid = ASN1_OCTET_STRING_dup(OSSL_CMP_HDR_get0_transactionID(OSSL_CMP_MSG_get0_header(rsp)));
-        if (v != NULL && tid != NULL && af_cmp_view_set1_octets(&v->header->recipNonce, junk, 16)
-            && (m = af_cmp_view_to_msg(v)) != NULL && OSSL_CMP_CTX_set1_transactionID(ctx, tid)
-            && OSSL_CMP_MSG_update_transactionID(ctx, m)) {
+        if (v != NULL && tid != NULL && af_cmp_view_set1_octets(&v->header->recipNonce, junk, 16) &&
+            (m = af_cmp_view_to_msg(v)) != NULL && OSSL_CMP_CTX_set1_transactionID(ctx, tid) &&
+            OSSL_CMP_MSG_update_transactionID(ctx, m)) {
             OSSL_CMP_MSG_free(rsp);
             rsp = m;
         } else {
@@ -162,8 +162,10 @@ static void *proxy_main(void *arg)
             olen = rsp != NULL ? i2d_OSSL_CMP_MSG(rsp, &out) : 0;
         }
         if (olen > 0) {
-            snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: application/pkixcmp\r\n"
-                     "Content-Length: %d\r\nConnection: close\r\n\r\n", olen);
+            snprintf(head, sizeof(head),
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/pkixcmp\r\n"
+                     "Content-Length: %d\r\nConnection: close\r\n\r\n",
+                     olen);
             if (write(c, head, strlen(head)) < 0 || write(c, out, (size_t)olen) < 0)
                 fprintf(stderr, "proxy: write: %s\n", strerror(errno));
         } else {
@@ -205,15 +207,14 @@ static int start_server(void)
             dup2(fileno(lf), 2); /* the request log stays out of the test report */
         dup2(out[1], 1);
         close(out[0]);
-        execl(cmd, "attfresh", "serve", "--http", "127.0.0.1:0", "--soft-rand",
-              "--cmp-secret-file", secret_path, "--rate", "1000", "--burst", "1000",
-              (char *)NULL);
+        execl(cmd, "attfresh", "serve", "--http", "127.0.0.1:0", "--soft-rand", "--cmp-secret-file",
+              secret_path, "--rate", "1000", "--burst", "1000", (char *)NULL);
         _exit(127);
     }
     close(out[1]);
     f = fdopen(out[0], "r");
-    if (f == NULL || fgets(line, sizeof(line), f) == NULL
-        || sscanf(line, "http://127.0.0.1:%d/", &server_port) != 1) {
+    if (f == NULL || fgets(line, sizeof(line), f) == NULL ||
+        sscanf(line, "http://127.0.0.1:%d/", &server_port) != 1) {
         if (f != NULL)
             fclose(f);
         return 0;
@@ -230,9 +231,9 @@ static int start_proxy(void)
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if ((proxy_fd = socket(AF_INET, SOCK_STREAM, 0)) < 0
-        || bind(proxy_fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(proxy_fd, 8) != 0
-        || getsockname(proxy_fd, (struct sockaddr *)&a, &alen) != 0)
+    if ((proxy_fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+        bind(proxy_fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(proxy_fd, 8) != 0 ||
+        getsockname(proxy_fd, (struct sockaddr *)&a, &alen) != 0)
         return 0;
     proxy_port = ntohs(a.sin_port);
     return pthread_create(&proxy_thread, NULL, proxy_main, NULL) == 0;
@@ -270,10 +271,10 @@ static AF_PROTO_OPTS *opts_via_proxy(void)
     char url[96];
 
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/.well-known/cmp", proxy_port);
-    if (o == NULL || !af_proto_opts_set_protocol(o, AF_PROTO_CMP)
-        || !af_proto_opts_set1_url(o, url)
-        || !af_proto_opts_set1_secret(o, (const unsigned char *)SECRET, strlen(SECRET))
-        || !af_proto_opts_set1_ref(o, "station") || !af_proto_opts_set_timeouts(o, 5, 10)) {
+    if (o == NULL || !af_proto_opts_set_protocol(o, AF_PROTO_CMP) ||
+        !af_proto_opts_set1_url(o, url) ||
+        !af_proto_opts_set1_secret(o, (const unsigned char *)SECRET, strlen(SECRET)) ||
+        !af_proto_opts_set1_ref(o, "station") || !af_proto_opts_set_timeouts(o, 5, 10)) {
         af_proto_opts_free(o);
         return NULL;
     }
@@ -343,7 +344,7 @@ static void test_continue(void)
     AF_NONCE_RESP *resp = NULL;
     AF_PROTO_STATE *st = NULL, *loaded;
     OSSL_CMP_CTX *ctx;
-    STACK_OF(OSSL_CMP_ITAV) *itavs;
+    STACK_OF(OSSL_CMP_ITAV) * itavs;
     const unsigned char *tid, *sn;
     size_t tlen, snlen;
     char *json = NULL;
@@ -360,8 +361,8 @@ static void test_continue(void)
     CU_ASSERT_FATAL(ctx != NULL);
     CU_ASSERT(af_cmp_ctx_setup(ctx, o));
     CU_ASSERT(af_cmp_ctx_continue(ctx, loaded));
-    CU_ASSERT(OSSL_CMP_CTX_push0_genm_ITAV(ctx, OSSL_CMP_ITAV_create(
-                  OBJ_txt2obj("1.3.6.1.5.5.7.4.98", 1), NULL)));
+    CU_ASSERT(OSSL_CMP_CTX_push0_genm_ITAV(
+        ctx, OSSL_CMP_ITAV_create(OBJ_txt2obj("1.3.6.1.5.5.7.4.98", 1), NULL)));
     itavs = OSSL_CMP_exec_GENM_ses(ctx);
     CU_ASSERT(itavs != NULL);
     tid = af_proto_state_get0_transaction_id(loaded, &tlen);

@@ -1,6 +1,7 @@
 /* test_proto_state.c - the station's transaction state (attfresh/proto.h): JSON round trip with
  * every member, deterministic bytes, the state file (atomic write, mode 0600, load), and the
- * rejection of bad files (syntax, unknown members, wrong types, bad hex, mismatched nonce, size). */
+ * rejection of bad files (syntax, unknown members, wrong types, bad hex, mismatched nonce, size).
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,17 +20,17 @@ static const unsigned char SNONCE[16] = {0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa
                                          0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf};
 static const unsigned char RNONCE[16] = {0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7,
                                          0xb8, 0xb9, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf};
-static const unsigned char NONCE[32] = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-                                        12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,
-                                        27, 28};
+static const unsigned char NONCE[32] = {0xde, 0xad, 0xbe, 0xef, 1,  2,  3,  4,  5,  6,  7,
+                                        8,    9,    10,   11,   12, 13, 14, 15, 16, 17, 18,
+                                        19,   20,   21,   22,   23, 24, 25, 26, 27, 28};
 
 static AF_NONCE_RESP *make_resp(void)
 {
     AF_NONCE_RESP *r = af_nonce_resp_new();
     AF_NONCE_RESP_ITEM *it = r == NULL ? NULL : af_nonce_resp_add0_item(r);
 
-    if (it == NULL || !af_nonce_resp_item_set1_nonce(it, NONCE, sizeof(NONCE))
-        || !af_nonce_resp_item_set_expiry_seconds(it, 600)) {
+    if (it == NULL || !af_nonce_resp_item_set1_nonce(it, NONCE, sizeof(NONCE)) ||
+        !af_nonce_resp_item_set_expiry_seconds(it, 600)) {
         af_nonce_resp_free(r);
         return NULL;
     }
@@ -41,20 +42,18 @@ static AF_PROTO_STATE *make_state(void)
     static const unsigned char dgst[32] = {7};
     AF_PROTO_STATE *st = af_proto_state_new();
     AF_NONCE_RESP *r = make_resp();
-    int ok = st != NULL && r != NULL
-             && af_proto_state_set_protocol(st, AF_PROTO_EST)
-             && af_proto_state_set1_url(st, "https://127.0.0.1:8443/.well-known/est/nonce")
-             && af_proto_state_set1_profile(st, "draft-08")
-             && af_proto_state_set_created(st, 1800000000)
-             && af_proto_state_set_expiry(st, 1800000600)
-             && af_proto_state_set1_transaction_id(st, TXID, sizeof(TXID))
-             && af_proto_state_set1_sender_nonce(st, SNONCE, sizeof(SNONCE))
-             && af_proto_state_set1_server_nonce(st, RNONCE, sizeof(RNONCE))
-             && af_proto_state_set1_cookie(st, "af-nonce=abc123")
-             && af_proto_state_set1_tls_version(st, "TLSv1.3")
-             && af_proto_state_set1_tls_server_cert_sha256(st, dgst, sizeof(dgst))
-             && af_proto_state_set1_tls_session_id(st, TXID, 8)
-             && af_proto_state_set1_response(st, r);
+    int ok = st != NULL && r != NULL && af_proto_state_set_protocol(st, AF_PROTO_EST) &&
+             af_proto_state_set1_url(st, "https://127.0.0.1:8443/.well-known/est/nonce") &&
+             af_proto_state_set1_profile(st, "draft-08") &&
+             af_proto_state_set_created(st, 1800000000) &&
+             af_proto_state_set_expiry(st, 1800000600) &&
+             af_proto_state_set1_transaction_id(st, TXID, sizeof(TXID)) &&
+             af_proto_state_set1_sender_nonce(st, SNONCE, sizeof(SNONCE)) &&
+             af_proto_state_set1_server_nonce(st, RNONCE, sizeof(RNONCE)) &&
+             af_proto_state_set1_cookie(st, "af-nonce=abc123") &&
+             af_proto_state_set1_tls_version(st, "TLSv1.3") &&
+             af_proto_state_set1_tls_server_cert_sha256(st, dgst, sizeof(dgst)) &&
+             af_proto_state_set1_tls_session_id(st, TXID, 8) && af_proto_state_set1_response(st, r);
 
     af_nonce_resp_free(r);
     if (!ok) {
@@ -215,10 +214,12 @@ static void test_bad_json(void)
     expect_bad("{\"version\":1,\"protocol\":\"cmp\",\"profile\":\"x\"}", AF_R_UNKNOWN_PROFILE);
     expect_bad("{\"version\":1,\"protocol\":\"cmp\",\"created\":-4}", AF_R_NONCE_BAD_TYPE);
     expect_bad("{\"version\":1,\"protocol\":\"cmp\",\"transactionID\":\"abc\"}", AF_R_NONCE_DECODE);
-    expect_bad("{\"version\":1,\"protocol\":\"cmp\",\"transactionID\":\"ABCD\"}", AF_R_NONCE_DECODE);
+    expect_bad("{\"version\":1,\"protocol\":\"cmp\",\"transactionID\":\"ABCD\"}",
+               AF_R_NONCE_DECODE);
     expect_bad("{\"version\":1,\"protocol\":\"cmp\",\"transactionID\":\"zz\"}", AF_R_NONCE_DECODE);
     expect_bad("{\"version\":1,\"protocol\":\"est\",\"tls\":[]}", AF_R_NONCE_BAD_TYPE);
-    expect_bad("{\"version\":1,\"protocol\":\"est\",\"tls\":{\"cipher\":\"x\"}}", AF_R_NONCE_UNKNOWN);
+    expect_bad("{\"version\":1,\"protocol\":\"est\",\"tls\":{\"cipher\":\"x\"}}",
+               AF_R_NONCE_UNKNOWN);
     expect_bad("{\"version\":1,\"protocol\":\"est\",\"tls\":{\"serverCertSha256\":\"0102\"}}",
                AF_R_NONCE_DECODE);
     /* the response: nonce and response together, with a profile, and agreeing */
@@ -237,15 +238,16 @@ static void test_bad_json(void)
 
 static void test_good_minimal_response(void)
 {
-    static const char j[] = "{\"version\":1,\"protocol\":\"cmp\",\"profile\":\"draft-08\","
-                            "\"nonce\":\"0102030405060708\",\"response\":\"300a04080102030405060708\"}";
+    static const char j[] =
+        "{\"version\":1,\"protocol\":\"cmp\",\"profile\":\"draft-08\","
+        "\"nonce\":\"0102030405060708\",\"response\":\"300a04080102030405060708\"}";
     AF_PROTO_STATE *st = af_proto_state_from_json(j, strlen(j));
     const unsigned char *n;
     size_t len;
 
     CU_ASSERT_FATAL(st != NULL);
-    af_nonce_resp_item_get0_nonce(af_nonce_resp_get0_item(af_proto_state_get0_response(st), 0),
-                                  &n, &len);
+    af_nonce_resp_item_get0_nonce(af_nonce_resp_get0_item(af_proto_state_get0_response(st), 0), &n,
+                                  &len);
     CU_ASSERT(len == 8 && n[0] == 1 && n[7] == 8);
     af_proto_state_free(st);
 }
