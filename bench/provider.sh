@@ -9,7 +9,9 @@
 #   3. the cross-check: ../shared/tools/p11sign (built in a temp dir) on the same token and keys.
 # Not part of the tests. Options through the environment: BUILD (default build), REPEAT (7),
 # RUNS (hyperfine runs, 100), THREADS ("1,2"), EC_COUNT (4000), RSA_COUNT (600),
-# RAND_COUNT (100000), SKIP_P11SIGN=1. Results are also kept in bench/results/ (git-ignored).
+# RAND_COUNT (100000), SKIP_P11SIGN=1, NICE (e.g. -10: run the measurements at that nice level, to
+# keep a busy machine's other work from dominating them; negative needs root). Results are also
+# kept in bench/results/ (git-ignored).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,6 +23,8 @@ ec_count=${EC_COUNT:-4000}
 rsa_count=${RSA_COUNT:-600}
 rand_count=${RAND_COUNT:-100000}
 label=attfresh-bench
+prio=()
+[ -n "${NICE:-}" ] && prio=(nice -n "$NICE")
 out=$root/bench/results
 mkdir -p "$out"
 
@@ -63,7 +67,7 @@ grep -q "p11count.so" "$tmp/count.cnf" || { echo "provider.sh: no pkcs11-module 
 
 step "bench_sign: attfresh vs raw PKCS#11 vs default provider (this takes a minute)"
 rc=0
-P11COUNT_MODULE=$proxy show "$build/bench/bench_sign" --conf "$conf" --token "$label" \
+P11COUNT_MODULE=$proxy show "${prio[@]}" "$build/bench/bench_sign" --conf "$conf" --token "$label" \
     --pin-file "$tok/pin" --ec-label bench-ec --rsa-label bench-rsa --module "$proxy" \
     --count-conf "$tmp/count.cnf" --count-module "$build/bench/p11count.so" \
     --threads "$threads" --repeat "$repeat" --ec-count "$ec_count" --rsa-count "$rsa_count" \
@@ -73,11 +77,11 @@ P11COUNT_MODULE=$proxy show "$build/bench/bench_sign" --conf "$conf" --token "$l
 step "hyperfine: openssl req -new (token key vs file key) and the cost of an unused provider"
 req=(openssl req -new -subj /CN=bench -out /dev/null)
 # -N: no shell in between, so the URI needs no quoting; env sets the configuration per command.
-show hyperfine -N --style basic --warmup 5 --runs "$runs" --export-csv "$out/req.csv" \
+show "${prio[@]}" hyperfine -N --style basic --warmup 5 --runs "$runs" --export-csv "$out/req.csv" \
     -n "req file key (no provider config)" "env OPENSSL_CONF=/dev/null ${req[*]} -key $tmp/file-ec.pem" \
     -n "req file key (attfresh configured)" "env OPENSSL_CONF=$conf ${req[*]} -key $tmp/file-ec.pem" \
     -n "req token key (through attfresh)" "env OPENSSL_CONF=$conf ${req[*]} -key $ec_uri" >/dev/null
-show hyperfine -N --style basic --warmup 10 --runs $((runs * 3)) --export-csv "$out/startup.csv" \
+show "${prio[@]}" hyperfine -N --style basic --warmup 10 --runs $((runs * 3)) --export-csv "$out/startup.csv" \
     -n "rand 16 (no provider config)" "env OPENSSL_CONF=/dev/null openssl rand -hex 16" \
     -n "rand 16 (attfresh configured unused)" "env OPENSSL_CONF=$conf openssl rand -hex 16" \
     >/dev/null
@@ -107,14 +111,14 @@ if [ "${SKIP_P11SIGN:-0}" != 1 ]; then
         make -s -C "$tmp/p11sign" >/dev/null
         pin=$(cat "$tok/pin")
         # p11sign takes the PIN on its command line; this is the throw-away benchmark token.
-        bash "$tmp/p11sign/run-matrix.sh" --bin "$tmp/p11sign/p11sign" --module "$proxy" \
+        "${prio[@]}" bash "$tmp/p11sign/run-matrix.sh" --bin "$tmp/p11sign/p11sign" --module "$proxy" \
             --token "$label" --pin "$pin" --ec-label bench-ec --rsa-label bench-rsa \
             --ec-uri "$ec_uri" --rsa-uri "$rsa_uri" --prov-conf "$conf" --repeat 3 \
             --ec-count "$ec_count" --rsa-count "$rsa_count" --rand-count "$rand_count" \
             --threads "${threads//,/ }" --out "$out/p11sign.csv" --only '^(raw-token-key|provider-|default-soft|raw-C_Gen)' |
             tee "$out/p11sign.txt"
         for t in ${threads//,/ }; do
-            "$tmp/p11sign/p11sign" evprand --conf "$conf" --evp-rand ATTFRESH-RAND \
+            "${prio[@]}" "$tmp/p11sign/p11sign" evprand --conf "$conf" --evp-rand ATTFRESH-RAND \
                 --rand-propq provider=attfresh --count "$rand_count" --threads "$t" ||
                 echo "p11sign evprand (ATTFRESH-RAND, $t threads) failed"
         done | tee -a "$out/p11sign.txt"
