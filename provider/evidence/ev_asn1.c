@@ -99,21 +99,6 @@ err:
     return NULL;
 }
 
-int af_ev_spki_der(EVP_PKEY *key, unsigned char **der, size_t *len)
-{
-    int n;
-
-    *der = NULL;
-    n = i2d_PUBKEY(key, der);
-    if (n <= 0) {
-        ERR_clear_error();
-        AF_ERR(AF_R_CRYPTO, "cannot encode the public key (SubjectPublicKeyInfo)");
-        return 0;
-    }
-    *len = (size_t)n;
-    return 1;
-}
-
 /* The template macros read best one field per line. */
 // clang-format off
 /* ---- PKIX Evidence -------------------------------------------------------------------------- */

@@ -118,6 +118,7 @@ X509_REQ *af_csr_new(EVP_PKEY *key, const char *subject, const char *sans, const
     ASN1_OBJECT *obj = NULL;
     ASN1_BIT_STRING *bs = NULL;
     X509_ALGOR *alg = NULL;
+    EVP_PKEY *pub = NULL;
     unsigned char *der = NULL, *tbs = NULL, *sig = NULL;
     size_t len = 0, siglen = 0;
     int tbslen;
@@ -133,7 +134,8 @@ X509_REQ *af_csr_new(EVP_PKEY *key, const char *subject, const char *sans, const
         AF_ERR(AF_R_MALLOC, "CSR");
         goto err;
     }
-    if (!X509_REQ_set_pubkey(req, key)) {
+    /* A public copy: X509_REQ_set_pubkey on a provider key runs an encoder and a decoder. */
+    if ((pub = af_ev_get1_public(key)) == NULL || !X509_REQ_set_pubkey(req, pub)) {
         ERR_clear_error();
         AF_ERR(AF_R_CRYPTO, "cannot put the key's public part into the CSR");
         goto err;
@@ -187,6 +189,7 @@ done:
     X509_EXTENSION_free(ext);
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     X509_NAME_free(name);
+    EVP_PKEY_free(pub);
     return req;
 }
 
@@ -206,6 +209,7 @@ OSSL_CRMF_MSG *af_crmf_new(EVP_PKEY *key, const char *subject, const char *sans,
     X509_NAME *name = NULL;
     X509_EXTENSION *ext = NULL;
     EVP_MD *md = NULL;
+    EVP_PKEY *pub = NULL;
     const char *mdname;
 
     if (key == NULL || b == NULL) {
@@ -214,8 +218,9 @@ OSSL_CRMF_MSG *af_crmf_new(EVP_PKEY *key, const char *subject, const char *sans,
     }
     if ((name = af_parse_dn(subject)) == NULL)
         goto err;
-    if ((msg = OSSL_CRMF_MSG_new()) == NULL || !OSSL_CRMF_MSG_set_certReqId(msg, 0) ||
-        !OSSL_CRMF_CERTTEMPLATE_fill(OSSL_CRMF_MSG_get0_tmpl(msg), key, name, NULL, NULL)) {
+    if ((pub = af_ev_get1_public(key)) == NULL || (msg = OSSL_CRMF_MSG_new()) == NULL ||
+        !OSSL_CRMF_MSG_set_certReqId(msg, 0) ||
+        !OSSL_CRMF_CERTTEMPLATE_fill(OSSL_CRMF_MSG_get0_tmpl(msg), pub, name, NULL, NULL)) {
         AF_ERR(AF_R_CRYPTO, "cannot fill the CertTemplate");
         goto err;
     }
@@ -247,6 +252,7 @@ err:
     msg = NULL;
 done:
     EVP_MD_free(md);
+    EVP_PKEY_free(pub);
     X509_EXTENSION_free(ext);
     X509_NAME_free(name);
     return msg;

@@ -132,7 +132,11 @@ ASN1_TYPE *af_ev_purposes_encode(unsigned int caps);
 AF_POLICY *af_policy_dup(const AF_POLICY *p);
 int af_policy_check(const AF_POLICY *p, const AF_KEY_CLAIMS *kc, char *why, size_t whysize);
 
-/* Encoded DER SPKI of a key (new buffer). */
+/* SubjectPublicKeyInfo helpers (ev_spki.c), cheap for EC named-curve and RSA keys of any
+ * provider. af_ev_spki_der: the DER SPKI of key (new buffer), the same bytes as i2d_PUBKEY.
+ * af_ev_get1_public: a new reference to a key with key's public part (a built-in copy when
+ * there is a cheap route, else key itself) for X509_REQ_set_pubkey and the CRMF template. */
 int af_ev_spki_der(EVP_PKEY *key, unsigned char **der, size_t *len);
+EVP_PKEY *af_ev_get1_public(EVP_PKEY *key);
 
 #endif

@@ -320,17 +320,29 @@ static const AF_EV_ELEMENT *transaction(const AF_EVIDENCE *ev)
     return NULL;
 }
 
-/* 1 when the signer's SPKI is one of the transaction's ak-spki claims, or there are none. */
-static int ak_listed(const AF_EVIDENCE *ev, EVP_PKEY *signer)
+/* 1 when the signer's SPKI is one of the transaction's ak-spki claims, or there are none. The
+ * SPKI is taken as the bytes the signer was given by (certificate or sid.spki): re-encoding the
+ * decoded key would run OpenSSL 3.0's encoder for nothing. */
+static int ak_listed(const AF_EVIDENCE *ev, const AF_EV_SIGBLOCK *sb, EVP_PKEY *signer)
 {
     const AF_EV_ELEMENT *tx = transaction(ev);
+    const X509_PUBKEY *xpk = sb->sid->cert != NULL ? X509_get_X509_PUBKEY(sb->sid->cert)
+                                                   : sb->sid->spki;
     unsigned char *spki = NULL;
     size_t len = 0;
-    int j, listed = 0, any = 0;
+    int j, n, listed = 0, any = 0;
 
-    if (tx == NULL || !af_ev_spki_der(signer, &spki, &len)) {
+    if (tx == NULL)
+        return 1;
+    if (xpk != NULL) {
+        if ((n = i2d_X509_PUBKEY(xpk, &spki)) <= 0) {
+            ERR_clear_error();
+            return 0;
+        }
+        len = (size_t)n;
+    } else if (!af_ev_spki_der(signer, &spki, &len)) {
         ERR_clear_error();
-        return tx == NULL;
+        return 0;
     }
     for (j = 0; j < sk_AF_EV_CLAIM_num(tx->claims); j++) {
         const AF_EV_CLAIM *c = sk_AF_EV_CLAIM_value(tx->claims, j);
@@ -498,7 +510,7 @@ static int signatures(AF_VERIFY *v, const AF_EVIDENCE *ev, STACK_OF(X509) * untr
                           "signature %d (%s by %s) does not verify over the TbsEvidence", i + 1,
                           alg, who);
             all = 0;
-        } else if (!ak_listed(ev, pkey)) {
+        } else if (!ak_listed(ev, sb, pkey)) {
             af_checks_add(out, AF_CHECK_EVIDENCE_SIGNATURE, AF_CHECK_FAIL,
                           "signature %d: the signer is not among the transaction's ak-spki "
                           "claims",
