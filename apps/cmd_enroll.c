@@ -14,44 +14,45 @@
 
 static void help(FILE *out)
 {
-    fputs("usage: attfresh enroll (--cmp URL --secret-file F --ref NAME | --est URL --cafile F |\n"
-          "                        --cmc URL) --key URI --ak URI --ak-cert F --subj DN\n"
-          "                       [--san LIST] [--chain F] [--crmf] [--state F] [--profile P]\n"
-          "                       [--save-state F] --out cert.pem\n"
-          "\n"
-          "Asks the RA for a nonce, has the AK sign Evidence about --key that carries it, puts the\n"
-          "Evidence into a CSR signed by --key, sends the CSR in the same transaction and writes\n"
-          "the certificate the RA issued (PEM) to --out.\n"
-          "\n"
-          "  --cmp URL          CMP over HTTP (genm/genp, then p10cr or ir), e.g.\n"
-          "                     http://127.0.0.1:8080/.well-known/cmp\n"
-          "  --secret-file F    CMP MAC (PBM) secret: the first line of F\n"
-          "  --secret-env VAR   or from an environment variable\n"
-          "  --ref NAME         CMP MAC reference (senderKID)\n"
-          "  --crmf             CMP: ir with the CRMF id-aa-attestation extension instead of p10cr\n"
-          "  --est URL          EST over HTTPS (/nonce, then /simpleenroll with the cookie), e.g.\n"
-          "                     https://127.0.0.1:8443\n"
-          "  --cafile F         EST: CA certificates for the TLS server\n"
-          "  --cmc URL          CMC over HTTP (Full PKI Requests), e.g. http://127.0.0.1:8080/cmc\n"
-          "  --profile P        wire profile of the nonce exchange (default draft-08)\n"
-          "  --key URI          the key to certify (pkcs11: URI or key file)\n"
-          "  --ak URI           the Attestation Key (pkcs11: URI)\n"
-          "  --ak-cert F        its certificate (PEM)\n"
-          "  --chain F          more AK chain certificates (intermediate CAs) for the bundle\n"
-          "  --subj DN          subject, e.g. '/CN=device-1/O=Example'\n"
-          "  --san LIST         subjectAltName, e.g. 'DNS:device-1.example,IP:192.0.2.1'\n"
-          "  --state F          continue from the state of `attfresh nonce get --state F`\n"
-          "                     instead of asking for a nonce here\n"
-          "  --save-state F     write the transaction state used (JSON, mode 0600)\n"
-          "  --timeout S        timeout of each exchange in seconds (default 30)\n"
-          "  --out F            the issued certificate (PEM), written atomically\n"
-          "\n"
-          "example:\n"
-          "  attfresh enroll --cmp http://127.0.0.1:8080/.well-known/cmp --secret-file mac.txt \\\n"
-          "      --ref station1 --key 'pkcs11:token=demo;object=device-key' \\\n"
-          "      --ak 'pkcs11:token=demo;object=ak' --ak-cert ak.pem --subj /CN=device-1 \\\n"
-          "      --out device.pem\n",
-          out);
+    fputs(
+        "usage: attfresh enroll (--cmp URL --secret-file F --ref NAME | --est URL --cafile F |\n"
+        "                        --cmc URL) --key URI --ak URI --ak-cert F --subj DN\n"
+        "                       [--san LIST] [--chain F] [--crmf] [--state F] [--profile P]\n"
+        "                       [--save-state F] --out cert.pem\n"
+        "\n"
+        "Asks the RA for a nonce, has the AK sign Evidence about --key that carries it, puts the\n"
+        "Evidence into a CSR signed by --key, sends the CSR in the same transaction and writes\n"
+        "the certificate the RA issued (PEM) to --out.\n"
+        "\n"
+        "  --cmp URL          CMP over HTTP (genm/genp, then p10cr or ir), e.g.\n"
+        "                     http://127.0.0.1:8080/.well-known/cmp\n"
+        "  --secret-file F    CMP MAC (PBM) secret: the first line of F\n"
+        "  --secret-env VAR   or from an environment variable\n"
+        "  --ref NAME         CMP MAC reference (senderKID)\n"
+        "  --crmf             CMP: ir with the CRMF id-aa-attestation extension instead of p10cr\n"
+        "  --est URL          EST over HTTPS (/nonce, then /simpleenroll with the cookie), e.g.\n"
+        "                     https://127.0.0.1:8443\n"
+        "  --cafile F         EST: CA certificates for the TLS server\n"
+        "  --cmc URL          CMC over HTTP (Full PKI Requests), e.g. http://127.0.0.1:8080/cmc\n"
+        "  --profile P        wire profile of the nonce exchange (default draft-08)\n"
+        "  --key URI          the key to certify (pkcs11: URI or key file)\n"
+        "  --ak URI           the Attestation Key (pkcs11: URI)\n"
+        "  --ak-cert F        its certificate (PEM)\n"
+        "  --chain F          more AK chain certificates (intermediate CAs) for the bundle\n"
+        "  --subj DN          subject, e.g. '/CN=device-1/O=Example'\n"
+        "  --san LIST         subjectAltName, e.g. 'DNS:device-1.example,IP:192.0.2.1'\n"
+        "  --state F          continue from the state of `attfresh nonce get --state F`\n"
+        "                     instead of asking for a nonce here\n"
+        "  --save-state F     write the transaction state used (JSON, mode 0600)\n"
+        "  --timeout S        timeout of each exchange in seconds (default 30)\n"
+        "  --out F            the issued certificate (PEM), written atomically\n"
+        "\n"
+        "example:\n"
+        "  attfresh enroll --cmp http://127.0.0.1:8080/.well-known/cmp --secret-file mac.txt \\\n"
+        "      --ref station1 --key 'pkcs11:token=demo;object=device-key' \\\n"
+        "      --ak 'pkcs11:token=demo;object=ak' --ak-cert ak.pem --subj /CN=device-1 \\\n"
+        "      --out device.pem\n",
+        out);
 }
 
 typedef struct {
@@ -63,19 +64,19 @@ typedef struct {
 
 static int parse(int argc, char **argv, enroll_args *g)
 {
-    static const char *const names[] = {"--cmp", "--est", "--cmc", "--secret-file",
-                                        "--secret-env", "--ref", "--cafile", "--profile",
-                                        "--key", "--ak", "--ak-cert", "--chain", "--subj",
-                                        "--san", "--state", "--save-state", "--timeout", "--out"};
+    static const char *const names[] = {
+        "--cmp",    "--est",     "--cmc",   "--secret-file", "--secret-env", "--ref",
+        "--cafile", "--profile", "--key",   "--ak",          "--ak-cert",    "--chain",
+        "--subj",   "--san",     "--state", "--save-state",  "--timeout",    "--out"};
     int i;
     size_t k;
 
     memset(g, 0, sizeof(*g));
     for (i = 1; i < argc; i++) {
-        const char **dst[] = {&g->url, &g->url, &g->url, &g->secret_file, &g->secret_env,
-                              &g->ref, &g->cafile, &g->profile, &g->key, &g->ak, &g->ak_cert,
-                              &g->chain, &g->subj, &g->san, &g->state, &g->save_state,
-                              &g->timeout, &g->out};
+        const char **dst[] = {
+            &g->url,    &g->url,     &g->url,   &g->secret_file, &g->secret_env, &g->ref,
+            &g->cafile, &g->profile, &g->key,   &g->ak,          &g->ak_cert,    &g->chain,
+            &g->subj,   &g->san,     &g->state, &g->save_state,  &g->timeout,    &g->out};
 
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             help(stdout);
@@ -101,8 +102,7 @@ static int parse(int argc, char **argv, enroll_args *g)
     }
     if (g->proto == AF_PROTO_NONE)
         return af_app_usage("enroll: give one of --cmp, --est, --cmc");
-    if (g->key == NULL || g->ak == NULL || g->ak_cert == NULL || g->subj == NULL
-        || g->out == NULL)
+    if (g->key == NULL || g->ak == NULL || g->ak_cert == NULL || g->subj == NULL || g->out == NULL)
         return af_app_usage("enroll: --key, --ak, --ak-cert, --subj and --out are required");
     if (g->crmf && g->proto != AF_PROTO_CMP)
         return af_app_usage("enroll: --crmf is for CMP only");
@@ -129,9 +129,9 @@ static int setup_opts(const enroll_args *g, AF_PROTO_OPTS *o)
 
         if (*end != '\0' || t < 1 || t > 3600)
             return af_app_usage("enroll: --timeout wants 1..3600 seconds");
-        if (!af_proto_opts_set_timeouts(o, t < AF_PROTO_DEFAULT_CONNECT_TIMEOUT
-                                               ? (int)t : AF_PROTO_DEFAULT_CONNECT_TIMEOUT,
-                                        (int)t))
+        if (!af_proto_opts_set_timeouts(
+                o, t < AF_PROTO_DEFAULT_CONNECT_TIMEOUT ? (int)t : AF_PROTO_DEFAULT_CONNECT_TIMEOUT,
+                (int)t))
             return af_app_fail("enroll: --timeout");
     }
     return AF_EXIT_OK;
@@ -192,9 +192,10 @@ int af_cmd_enroll(int argc, char **argv)
         af_app_fail("enroll: --state %s", g.state);
         goto done;
     }
-    if ((en = af_enroll_new(o)) == NULL || !af_enroll_set1_key(en, key, g.key)
-        || !af_enroll_set1_ak(en, ak, akc) || !af_enroll_set1_chain(en, chain)
-        || !af_enroll_set1_subject(en, g.subj, g.san) || (st != NULL && !af_enroll_set1_state(en, st))) {
+    if ((en = af_enroll_new(o)) == NULL || !af_enroll_set1_key(en, key, g.key) ||
+        !af_enroll_set1_ak(en, ak, akc) || !af_enroll_set1_chain(en, chain) ||
+        !af_enroll_set1_subject(en, g.subj, g.san) ||
+        (st != NULL && !af_enroll_set1_state(en, st))) {
         af_app_fail("enroll");
         goto done;
     }

@@ -88,8 +88,8 @@ static double token_sign_time(EVP_PKEY *key, int n, double *cpu)
             c0 = cpu_s();
         }
         siglen = sizeof(sig);
-        if (m == NULL || EVP_DigestSignInit_ex(m, NULL, "SHA256", NULL, NULL, key, NULL) <= 0
-            || EVP_DigestSign(m, sig, &siglen, msg, sizeof(msg)) <= 0)
+        if (m == NULL || EVP_DigestSignInit_ex(m, NULL, "SHA256", NULL, NULL, key, NULL) <= 0 ||
+            EVP_DigestSign(m, sig, &siglen, msg, sizeof(msg)) <= 0)
             die("token signature");
         EVP_MD_CTX_free(m);
     }
@@ -152,9 +152,8 @@ int main(int argc, char **argv)
         else
             die("unknown option (see bench/enroll.sh)");
     }
-    if (conf == NULL || ca_cert == NULL || ca_key == NULL || ak_trust == NULL || ak_uri == NULL
-        || ak_cert_path == NULL || key_uri == NULL || tls_cert == NULL || tls_key == NULL
-        || count < 1)
+    if (conf == NULL || ca_cert == NULL || ca_key == NULL || ak_trust == NULL || ak_uri == NULL ||
+        ak_cert_path == NULL || key_uri == NULL || tls_cert == NULL || tls_key == NULL || count < 1)
         die("usage: bench_enroll --conf F --ca-cert F --ca-key URI --ak-trust F --ak URI "
             "--ak-cert F --key URI --tls-cert F --tls-key F [--count-module SO] [--count N]");
     if (!OSSL_LIB_CTX_load_config(NULL, conf))
@@ -178,9 +177,9 @@ int main(int argc, char **argv)
     rcfg.store.max_per_requester = 1000000;
     if ((ra = af_ra_new(&rcfg)) == NULL || !af_ra_set1_cmp_secret(ra, secret, sizeof(secret) - 1))
         die("RA");
-    if ((e = af_ra_enroll_new(NULL, NULL)) == NULL || (ca = af_ca_new(NULL, NULL)) == NULL
-        || !af_ra_enroll_set0_ca(e, ca) || !af_ca_load(ca, ca_cert, ca_key)
-        || !af_ra_enroll_load_trust(e, ak_trust) || !af_ra_set0_enroll(ra, e))
+    if ((e = af_ra_enroll_new(NULL, NULL)) == NULL || (ca = af_ca_new(NULL, NULL)) == NULL ||
+        !af_ra_enroll_set0_ca(e, ca) || !af_ca_load(ca, ca_cert, ca_key) ||
+        !af_ra_enroll_load_trust(e, ak_trust) || !af_ra_set0_enroll(ra, e))
         die("RA enrollment settings");
     af_ra_server_config_init(&scfg);
     scfg.http_addr = "127.0.0.1:0";
@@ -193,9 +192,9 @@ int main(int argc, char **argv)
     if ((srv = af_ra_server_new(ra, &scfg)) == NULL)
         die("server");
 
-    if ((key = af_load_key(key_uri, 1, NULL, NULL)) == NULL
-        || (ak = af_load_key(ak_uri, 1, NULL, NULL)) == NULL
-        || (akc = af_load_cert(ak_cert_path, NULL, NULL)) == NULL)
+    if ((key = af_load_key(key_uri, 1, NULL, NULL)) == NULL ||
+        (ak = af_load_key(ak_uri, 1, NULL, NULL)) == NULL ||
+        (akc = af_load_cert(ak_cert_path, NULL, NULL)) == NULL)
         die("station keys");
     sign_s = token_sign_time(key, count * 2, &sign_cpu);
 
@@ -207,9 +206,8 @@ int main(int argc, char **argv)
            sign_s * 1e3, sign_cpu * 1e3);
     printf("cpu columns: process CPU time per enrollment (both sides, the token in-process); "
            "rest/tok and the target are judged on CPU\n\n");
-    printf("%-10s %9s %10s %9s %8s %8s %9s %9s %9s %8s %s\n", "protocol", "enroll/s",
-           "ms/enroll", "nonce ms", "p11/en", "C_Sign", "cpu ms", "tok cpu", "rest cpu", "rest/tok",
-           "target");
+    printf("%-10s %9s %10s %9s %8s %8s %9s %9s %9s %8s %s\n", "protocol", "enroll/s", "ms/enroll",
+           "nonce ms", "p11/en", "C_Sign", "cpu ms", "tok cpu", "rest cpu", "rest/tok", "target");
     for (p = 0; p < (int)(sizeof(protos) / sizeof(protos[0])); p++) {
         AF_PROTO_OPTS *o = af_proto_opts_new();
         char url[128];
@@ -223,12 +221,12 @@ int main(int argc, char **argv)
             snprintf(url, sizeof(url), "https://127.0.0.1:%d", af_ra_server_get_port(srv, 1));
         else
             snprintf(url, sizeof(url), "http://127.0.0.1:%d/cmc", af_ra_server_get_port(srv, 0));
-        if (o == NULL || !af_proto_opts_set_protocol(o, protos[p].proto)
-            || !af_proto_opts_set1_url(o, url)
-            || (protos[p].proto == AF_PROTO_CMP
-                && (!af_proto_opts_set1_secret(o, secret, sizeof(secret) - 1)
-                    || !af_proto_opts_set1_ref(o, "bench")))
-            || (protos[p].proto == AF_PROTO_EST && !af_proto_opts_set1_cafile(o, tls_cert)))
+        if (o == NULL || !af_proto_opts_set_protocol(o, protos[p].proto) ||
+            !af_proto_opts_set1_url(o, url) ||
+            (protos[p].proto == AF_PROTO_CMP &&
+             (!af_proto_opts_set1_secret(o, secret, sizeof(secret) - 1) ||
+              !af_proto_opts_set1_ref(o, "bench"))) ||
+            (protos[p].proto == AF_PROTO_EST && !af_proto_opts_set1_cafile(o, tls_cert)))
             die("options");
         /* the nonce exchange alone, for the split of the rest */
         for (i = -5; i < count; i++) {
@@ -253,8 +251,9 @@ int main(int argc, char **argv)
                 t0 = now_s();
                 c0 = cpu_s();
             }
-            if (en == NULL || !af_enroll_set1_key(en, key, key_uri) || !af_enroll_set1_ak(en, ak, akc)
-                || !af_enroll_set1_subject(en, "/CN=bench-device", NULL))
+            if (en == NULL || !af_enroll_set1_key(en, key, key_uri) ||
+                !af_enroll_set1_ak(en, ak, akc) ||
+                !af_enroll_set1_subject(en, "/CN=bench-device", NULL))
                 die("enrollment");
             af_enroll_set_crmf(en, protos[p].crmf);
             if ((cert = af_enroll_run(en, NULL)) == NULL)
@@ -271,9 +270,9 @@ int main(int argc, char **argv)
         tok = signs * sign_cpu;
         if (cnt_get != NULL) {
             printf("%-10s %9.1f %10.3f %9.3f %8.1f %8.2f %9.3f %9.3f %9.3f %8.2f %s\n",
-                   protos[p].name, count / t, per * 1e3, nonce_s * 1e3,
-                   (double)(a1 - a0) / count, signs, cpu * 1e3, tok * 1e3, (cpu - tok) * 1e3,
-                   tok > 0 ? (cpu - tok) / tok : 0, cpu - tok <= tok ? "ok" : "MISS");
+                   protos[p].name, count / t, per * 1e3, nonce_s * 1e3, (double)(a1 - a0) / count,
+                   signs, cpu * 1e3, tok * 1e3, (cpu - tok) * 1e3, tok > 0 ? (cpu - tok) / tok : 0,
+                   cpu - tok <= tok ? "ok" : "MISS");
             all_ok &= cpu - tok <= tok;
         } else {
             printf("%-10s %9.1f %10.3f %9.3f %8s %8s %9.3f %9s %9s %8s %s\n", protos[p].name,

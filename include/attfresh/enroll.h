@@ -83,8 +83,8 @@ const char *af_enroll_class_str(af_enroll_class c); /* "badRequest", "badPOP", .
 /* The outcome of one enrollment. */
 typedef struct {
     af_enroll_class cls;
-    char check[32];  /* name of the failed check (AF_CHECK_* of evidence.h) or "ca", "config" */
-    char why[256];   /* one line: "<check>: <detail>"; never secrets */
+    char check[32]; /* name of the failed check (AF_CHECK_* of evidence.h) or "ca", "config" */
+    char why[256];  /* one line: "<check>: <detail>"; never secrets */
 } AF_ENROLL_RESULT;
 
 /* The RA's enrollment settings: its CA, the AK trust anchors, the key-claim policy. */
@@ -128,10 +128,9 @@ int af_ra_est_enroll_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP
  * binding is the request's transactionID. Returns the PKIStatusInfo to answer (accepted with
  * *certOut, or rejection with failInfo and the failed check as statusString); log receives one
  * line. NULL only on internal failure. */
-OSSL_CMP_PKISI *af_ra_cmp_cert_request(AF_RA *ra, const OSSL_CMP_MSG *req,
-                                       const OSSL_CRMF_MSG *crm, const X509_REQ *p10cr,
-                                       X509 **certOut, STACK_OF(X509) * *caPubs, char *log,
-                                       size_t logsize);
+OSSL_CMP_PKISI *af_ra_cmp_cert_request(AF_RA *ra, const OSSL_CMP_MSG *req, const OSSL_CRMF_MSG *crm,
+                                       const X509_REQ *p10cr, X509 **certOut,
+                                       STACK_OF(X509) * *caPubs, char *log, size_t logsize);
 /* 1 when a CMC request body carries a certification request (non-empty reqSequence): such a
  * request is an enrollment, handled by af_ra_cmc_enroll_handle. */
 int af_ra_cmc_is_enroll(const unsigned char *body, size_t len);

@@ -28,12 +28,12 @@ struct af_enroll_st {
     char *key_name;
     EVP_PKEY *ak;
     X509 *ak_cert;
-    STACK_OF(X509) *chain;
+    STACK_OF(X509) * chain;
     char *subject;
     char *sans;
     int crmf;
-    AF_PROTO_STATE *state; /* given, or from the nonce exchange */
-    STACK_OF(X509) *extra; /* what the RA sent along with the certificate */
+    AF_PROTO_STATE *state;  /* given, or from the nonce exchange */
+    STACK_OF(X509) * extra; /* what the RA sent along with the certificate */
 };
 
 AF_ENROLL *af_enroll_new(const AF_PROTO_OPTS *opts)
@@ -190,10 +190,10 @@ static AF_BUNDLE *make_bundle(AF_ENROLL *en)
 
     if (!state_nonce(en->state, &nonce, &nlen))
         return NULL;
-    if ((at = af_attest_new(libctx, propq)) == NULL || !af_attest_set1_nonce(at, nonce, nlen)
-        || !af_attest_add_key(at, en->key, en->key_name, NULL)
-        || !af_attest_set1_ak(at, en->ak, en->ak_cert) || (ev = af_attest_sign(at)) == NULL
-        || (b = af_bundle_new()) == NULL || !af_bundle_add_evidence(b, ev))
+    if ((at = af_attest_new(libctx, propq)) == NULL || !af_attest_set1_nonce(at, nonce, nlen) ||
+        !af_attest_add_key(at, en->key, en->key_name, NULL) ||
+        !af_attest_set1_ak(at, en->ak, en->ak_cert) || (ev = af_attest_sign(at)) == NULL ||
+        (b = af_bundle_new()) == NULL || !af_bundle_add_evidence(b, ev))
         goto done;
     /* the AK chain without self-signed roots (the RA has its own anchors) */
     if (X509_self_signed(en->ak_cert, 0) != 1 && !af_bundle_add1_cert(b, en->ak_cert))
@@ -201,8 +201,8 @@ static AF_BUNDLE *make_bundle(AF_ENROLL *en)
     for (i = 0; i < sk_X509_num(en->chain); i++) {
         X509 *x = sk_X509_value(en->chain, i);
 
-        if (X509_self_signed(x, 0) != 1 && X509_cmp(x, en->ak_cert) != 0
-            && !af_bundle_add1_cert(b, x))
+        if (X509_self_signed(x, 0) != 1 && X509_cmp(x, en->ak_cert) != 0 &&
+            !af_bundle_add1_cert(b, x))
             goto done;
     }
     ok = 1;
@@ -246,16 +246,16 @@ static X509 *enroll_cmp(AF_ENROLL *en, const AF_BUNDLE *b)
     X509 *cert = NULL;
     const char *what = en->crmf ? "ir" : "p10cr";
 
-    if ((ctx = OSSL_CMP_CTX_new(libctx, propq)) == NULL || !af_cmp_ctx_setup(ctx, en->opts)
-        || !af_cmp_ctx_continue(ctx, en->state)
+    if ((ctx = OSSL_CMP_CTX_new(libctx, propq)) == NULL || !af_cmp_ctx_setup(ctx, en->opts) ||
+        !af_cmp_ctx_continue(ctx, en->state)
         /* one round trip: the RA grants implicit confirmation, so no certConf follows */
         || !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_IMPLICIT_CONFIRM, 1))
         goto done;
     if (en->crmf) {
         /* ir: OpenSSL builds the CertTemplate (subject, key, extensions) and the POPO */
-        if ((name = af_parse_dn(en->subject)) == NULL
-            || (ext = af_attestation_extension_new(b)) == NULL
-            || (exts = sk_X509_EXTENSION_new_null()) == NULL)
+        if ((name = af_parse_dn(en->subject)) == NULL ||
+            (ext = af_attestation_extension_new(b)) == NULL ||
+            (exts = sk_X509_EXTENSION_new_null()) == NULL)
             goto done;
         if (en->sans != NULL) {
             X509_EXTENSION *san = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, en->sans);
@@ -274,13 +274,14 @@ static X509 *enroll_cmp(AF_ENROLL *en, const AF_BUNDLE *b)
             EVP_PKEY_free(en->key);
             goto done;
         }
-        if (!OSSL_CMP_CTX_set1_subjectName(ctx, name) || !OSSL_CMP_CTX_set0_reqExtensions(ctx, exts))
+        if (!OSSL_CMP_CTX_set1_subjectName(ctx, name) ||
+            !OSSL_CMP_CTX_set0_reqExtensions(ctx, exts))
             goto done;
         exts = NULL;
         cert = OSSL_CMP_exec_IR_ses(ctx);
     } else {
-        if ((req = af_csr_new(en->key, en->subject, en->sans, b, libctx, propq)) == NULL
-            || !OSSL_CMP_CTX_set1_p10CSR(ctx, req))
+        if ((req = af_csr_new(en->key, en->subject, en->sans, b, libctx, propq)) == NULL ||
+            !OSSL_CMP_CTX_set1_p10CSR(ctx, req))
             goto done;
         cert = OSSL_CMP_exec_P10CR_ses(ctx);
     }
@@ -338,16 +339,15 @@ static CURLcode on_ssl_ctx(CURL *curl, void *sslctx, void *arg)
     (void)curl;
     if (af_proto_opts_get0_cert(o) == NULL || af_proto_opts_get0_key(o) == NULL)
         return CURLE_OK;
-    if (SSL_CTX_use_certificate(sslctx, af_proto_opts_get0_cert(o)) != 1
-        || SSL_CTX_use_PrivateKey(sslctx, af_proto_opts_get0_key(o)) != 1)
+    if (SSL_CTX_use_certificate(sslctx, af_proto_opts_get0_cert(o)) != 1 ||
+        SSL_CTX_use_PrivateKey(sslctx, af_proto_opts_get0_key(o)) != 1)
         return CURLE_SSL_CERTPROBLEM;
     return CURLE_OK;
 }
 
 /* POSTs body; *status gets the HTTP status. Returns 1 when an answer arrived. */
-static int http_post(const AF_PROTO_OPTS *o, const char *url, const char *ctype,
-                     const char *cookie, const unsigned char *body, size_t len, long *status,
-                     http_answer *a)
+static int http_post(const AF_PROTO_OPTS *o, const char *url, const char *ctype, const char *cookie,
+                     const unsigned char *body, size_t len, long *status, http_answer *a)
 {
     CURL *curl = curl_easy_init();
     struct curl_slist *hdrs = NULL;
@@ -358,8 +358,8 @@ static int http_post(const AF_PROTO_OPTS *o, const char *url, const char *ctype,
     memset(a, 0, sizeof(*a));
     snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
     /* no "Expect: 100-continue" (libcurl adds it to bodies over 1 KiB): one round trip less */
-    if (curl == NULL || (hdrs = curl_slist_append(NULL, ct)) == NULL
-        || curl_slist_append(hdrs, "Expect:") == NULL) {
+    if (curl == NULL || (hdrs = curl_slist_append(NULL, ct)) == NULL ||
+        curl_slist_append(hdrs, "Expect:") == NULL) {
         curl_slist_free_all(hdrs);
         curl_easy_cleanup(curl);
         AF_ERR(AF_R_MALLOC, "HTTP client");
@@ -455,8 +455,10 @@ static char *simpleenroll_url(const char *url)
     } else if (scheme_end != NULL && strchr(scheme_end + 3, '/') == NULL) {
         strcat(u, "/.well-known/est/simpleenroll");
     } else {
-        AF_ERR(AF_R_INVALID_ARGUMENT, "EST URL %s: want https://HOST[:PORT][/.well-known/est"
-               "[/<label>]]", url);
+        AF_ERR(AF_R_INVALID_ARGUMENT,
+               "EST URL %s: want https://HOST[:PORT][/.well-known/est"
+               "[/<label>]]",
+               url);
         OPENSSL_free(u);
         return NULL;
     }
@@ -486,10 +488,10 @@ static X509 *enroll_est(AF_ENROLL *en, const AF_BUNDLE *b)
         AF_ERR(AF_R_PROTO_BINDING, "EST: no binding cookie from the nonce exchange");
         return NULL;
     }
-    if ((url = simpleenroll_url(base)) == NULL
-        || (req = af_csr_new(en->key, en->subject, en->sans, b, libctx, propq)) == NULL
-        || (dlen = i2d_X509_REQ(req, &der)) <= 0
-        || (b64 = OPENSSL_malloc((size_t)dlen / 3 * 4 + 8)) == NULL)
+    if ((url = simpleenroll_url(base)) == NULL ||
+        (req = af_csr_new(en->key, en->subject, en->sans, b, libctx, propq)) == NULL ||
+        (dlen = i2d_X509_REQ(req, &der)) <= 0 ||
+        (b64 = OPENSSL_malloc((size_t)dlen / 3 * 4 + 8)) == NULL)
         goto done;
     n = EVP_EncodeBlock(b64, der, dlen);
     if (!http_post(en->opts, url, "application/pkcs10", af_proto_state_get0_cookie(en->state), b64,
@@ -498,7 +500,8 @@ static X509 *enroll_est(AF_ENROLL *en, const AF_BUNDLE *b)
     if (status != 200) {
         /* the RA's one text line names the failed check */
         const char *text = a.body != NULL && media_type_is(a.content_type, "text/plain")
-                               ? (const char *)a.body : "";
+                               ? (const char *)a.body
+                               : "";
         size_t tl = strcspn(text, "\r\n");
 
         AF_ERR(AF_R_PROTO_HTTP_STATUS, "EST simpleenroll: HTTP %ld%s%.*s", status,
@@ -506,8 +509,10 @@ static X509 *enroll_est(AF_ENROLL *en, const AF_BUNDLE *b)
         goto done;
     }
     if (!media_type_is(a.content_type, "application/pkcs7-mime")) {
-        AF_ERR(AF_R_PROTO_MEDIA_TYPE, "EST simpleenroll: Content-Type '%.60s', want "
-               "application/pkcs7-mime", a.content_type);
+        AF_ERR(AF_R_PROTO_MEDIA_TYPE,
+               "EST simpleenroll: Content-Type '%.60s', want "
+               "application/pkcs7-mime",
+               a.content_type);
         goto done;
     }
     {
@@ -516,15 +521,15 @@ static X509 *enroll_est(AF_ENROLL *en, const AF_BUNDLE *b)
 
         if (ectx != NULL && (p7der = OPENSSL_malloc(a.len / 4 * 3 + 4)) != NULL) {
             EVP_DecodeInit(ectx);
-            ok = EVP_DecodeUpdate(ectx, p7der, &k, a.body, (int)a.len) >= 0
-                 && EVP_DecodeFinal(ectx, p7der + k, &m) > 0;
+            ok = EVP_DecodeUpdate(ectx, p7der, &k, a.body, (int)a.len) >= 0 &&
+                 EVP_DecodeFinal(ectx, p7der + k, &m) > 0;
         }
         EVP_ENCODE_CTX_free(ectx);
         p = p7der;
         if (!ok || (p7 = d2i_PKCS7(NULL, &p, k + m)) == NULL || !PKCS7_type_is_signed(p7)) {
             ERR_clear_error();
             AF_ERR(AF_R_NONCE_DECODE, "EST simpleenroll: the answer is not a base64 "
-                   "certs-only PKCS#7");
+                                      "certs-only PKCS#7");
             goto done;
         }
     }
@@ -568,10 +573,10 @@ static X509 *enroll_cmc(AF_ENROLL *en, const AF_BUNDLE *b)
         AF_ERR(AF_R_PROTO_BINDING, "CMC: no transactionId from the nonce exchange");
         return NULL;
     }
-    if (RAND_bytes_ex(libctx, sn, sizeof(sn), 0) <= 0
-        || (req = af_csr_new(en->key, en->subject, en->sans, b, libctx, propq)) == NULL
-        || !af_cmc_enroll_request_encode(txid, txid_len, sn, sizeof(sn), req, &der, &dlen)
-        || !http_post(en->opts, url, AF_CMC_REQUEST_CT, NULL, der, dlen, &status, &a))
+    if (RAND_bytes_ex(libctx, sn, sizeof(sn), 0) <= 0 ||
+        (req = af_csr_new(en->key, en->subject, en->sans, b, libctx, propq)) == NULL ||
+        !af_cmc_enroll_request_encode(txid, txid_len, sn, sizeof(sn), req, &der, &dlen) ||
+        !http_post(en->opts, url, AF_CMC_REQUEST_CT, NULL, der, dlen, &status, &a))
         goto done;
     if (status != 200) {
         AF_ERR(AF_R_PROTO_HTTP_STATUS, "CMC enrollment: HTTP %ld", status);
@@ -584,13 +589,13 @@ static X509 *enroll_cmc(AF_ENROLL *en, const AF_BUNDLE *b)
     }
     if (!af_cmc_enroll_response_decode(a.body, a.len, en->key, &r))
         goto done;
-    if (r.txid == NULL || r.txid_len != txid_len || memcmp(r.txid, txid, txid_len) != 0
-        || r.recip_nonce == NULL || r.recip_nonce_len != sizeof(sn)
-        || memcmp(r.recip_nonce, sn, sizeof(sn)) != 0) {
-        AF_ERR(AF_R_PROTO_BINDING, "CMC: the response %s", r.txid == NULL || r.txid_len != txid_len
-                                   || memcmp(r.txid, txid, txid_len) != 0
-                                       ? "is for another transactionId"
-                                       : "does not echo our senderNonce");
+    if (r.txid == NULL || r.txid_len != txid_len || memcmp(r.txid, txid, txid_len) != 0 ||
+        r.recip_nonce == NULL || r.recip_nonce_len != sizeof(sn) ||
+        memcmp(r.recip_nonce, sn, sizeof(sn)) != 0) {
+        AF_ERR(AF_R_PROTO_BINDING, "CMC: the response %s",
+               r.txid == NULL || r.txid_len != txid_len || memcmp(r.txid, txid, txid_len) != 0
+                   ? "is for another transactionId"
+                   : "does not echo our senderNonce");
         goto done;
     }
     if (r.status != AF_CMC_STATUS_SUCCESS) {

@@ -97,8 +97,8 @@ int af_ca_load(AF_CA *ca, const char *cert_path, const char *key_uri)
         AF_ERR(AF_R_INVALID_ARGUMENT, "CA certificate and key are required");
         return 0;
     }
-    if ((cert = af_load_cert(cert_path, ca->libctx, ca->propq)) != NULL
-        && (key = af_load_key(key_uri, 1, ca->libctx, ca->propq)) != NULL)
+    if ((cert = af_load_cert(cert_path, ca->libctx, ca->propq)) != NULL &&
+        (key = af_load_key(key_uri, 1, ca->libctx, ca->propq)) != NULL)
         ok = af_ca_set1(ca, cert, key);
     X509_free(cert);
     EVP_PKEY_free(key);
@@ -164,8 +164,8 @@ static int set_random_serial(AF_CA *ca, X509 *x)
         return 0;
     buf[0] &= 0x7f; /* positive without a leading zero octet */
     buf[0] |= 0x01; /* and never a short encoding */
-    if ((bn = BN_bin2bn(buf, sizeof(buf), NULL)) != NULL
-        && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL)
+    if ((bn = BN_bin2bn(buf, sizeof(buf), NULL)) != NULL &&
+        BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL)
         ok = 1;
     BN_free(bn);
     return ok;
@@ -188,10 +188,10 @@ static int add_profile_exts(AF_CA *ca, X509 *x, EVP_PKEY *pub)
     X509V3_set_ctx(&v3, ca->cert, x, NULL, NULL, 0);
     if (EVP_PKEY_is_a(pub, "RSA") && ca->profile != AF_CA_PROFILE_DEVICE)
         ku = "critical,digitalSignature,keyEncipherment";
-    if (!add_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE")
-        || !add_ext(x, &v3, NID_key_usage, ku)
-        || !add_ext(x, &v3, NID_subject_key_identifier, "hash")
-        || !add_ext(x, &v3, NID_authority_key_identifier, "keyid:always"))
+    if (!add_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE") ||
+        !add_ext(x, &v3, NID_key_usage, ku) ||
+        !add_ext(x, &v3, NID_subject_key_identifier, "hash") ||
+        !add_ext(x, &v3, NID_authority_key_identifier, "keyid:always"))
         return 0;
     if (ca->profile == AF_CA_PROFILE_CLIENT)
         return add_ext(x, &v3, NID_ext_key_usage, "clientAuth");
@@ -234,31 +234,31 @@ X509 *af_ca_issue(AF_CA *ca, const X509_NAME *subject, EVP_PKEY *pub,
         AF_ERR(AF_R_INVALID_ARGUMENT, "a certificate needs a subject and a public key");
         return NULL;
     }
-    if (X509_NAME_entry_count(subject) == 0 && X509v3_get_ext_by_NID(req_exts, NID_subject_alt_name, -1) < 0) {
+    if (X509_NAME_entry_count(subject) == 0 &&
+        X509v3_get_ext_by_NID(req_exts, NID_subject_alt_name, -1) < 0) {
         AF_ERR(AF_R_INVALID_ARGUMENT, "empty subject and no subjectAltName");
         return NULL;
     }
-    if ((x = X509_new_ex(ca->libctx, ca->propq)) == NULL || !X509_set_version(x, X509_VERSION_3)
-        || !set_random_serial(ca, x) || !X509_set_issuer_name(x, X509_get_subject_name(ca->cert))
-        || !X509_set_subject_name(x, subject) || !X509_set_pubkey(x, pub)
-        || X509_time_adj_ex(X509_getm_notBefore(x), 0, -CA_BACKDATE_S, &now) == NULL
-        || X509_time_adj_ex(X509_getm_notAfter(x), ca->days, 0, &now) == NULL
-        || !add_profile_exts(ca, x, pub) || !copy_san(x, req_exts))
+    if ((x = X509_new_ex(ca->libctx, ca->propq)) == NULL || !X509_set_version(x, X509_VERSION_3) ||
+        !set_random_serial(ca, x) || !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
+        !X509_set_subject_name(x, subject) || !X509_set_pubkey(x, pub) ||
+        X509_time_adj_ex(X509_getm_notBefore(x), 0, -CA_BACKDATE_S, &now) == NULL ||
+        X509_time_adj_ex(X509_getm_notAfter(x), ca->days, 0, &now) == NULL ||
+        !add_profile_exts(ca, x, pub) || !copy_san(x, req_exts))
         goto err;
-    if ((mctx = EVP_MD_CTX_new()) == NULL
-        || EVP_DigestSignInit_ex(mctx, NULL, sign_digest(ca->key), ca->libctx, ca->propq, ca->key,
-                                 NULL) <= 0
-        || X509_sign_ctx(x, mctx) <= 0)
+    if ((mctx = EVP_MD_CTX_new()) == NULL ||
+        EVP_DigestSignInit_ex(mctx, NULL, sign_digest(ca->key), ca->libctx, ca->propq, ca->key,
+                              NULL) <= 0 ||
+        X509_sign_ctx(x, mctx) <= 0)
         goto err;
     EVP_MD_CTX_free(mctx);
     return x;
-err:
-    {
-        char why[200];
+err : {
+    char why[200];
 
-        af_err_line(why, sizeof(why));
-        AF_ERR(AF_R_CRYPTO, "the CA cannot issue the certificate: %s", why);
-    }
+    af_err_line(why, sizeof(why));
+    AF_ERR(AF_R_CRYPTO, "the CA cannot issue the certificate: %s", why);
+}
     EVP_MD_CTX_free(mctx);
     X509_free(x);
     return NULL;
@@ -266,7 +266,7 @@ err:
 
 X509 *af_ca_issue_req(AF_CA *ca, const X509_REQ *req)
 {
-    STACK_OF(X509_EXTENSION) *exts;
+    STACK_OF(X509_EXTENSION) * exts;
     EVP_PKEY *pub;
     X509 *x;
 
@@ -288,11 +288,13 @@ X509 *af_ca_issue_req(AF_CA *ca, const X509_REQ *req)
  * SubjectPublicKeyInfo, which OpenSSL 3.0 does not expose. */
 typedef STACK_OF(ASN1_TYPE) AF_CA_ANY_SEQ;
 ASN1_ITEM_TEMPLATE(AF_CA_ANY_SEQ) = ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, fields,
-                                                         ASN1_ANY)
-ASN1_ITEM_TEMPLATE_END(AF_CA_ANY_SEQ)
+                                                          ASN1_ANY)
+                                        ASN1_ITEM_TEMPLATE_END(AF_CA_ANY_SEQ)
 
-EVP_PKEY *af_crmf_get1_template_pubkey(const OSSL_CRMF_MSG *crm, OSSL_LIB_CTX *libctx,
-                                       const char *propq)
+                                            EVP_PKEY
+                                    * af_crmf_get1_template_pubkey(const OSSL_CRMF_MSG *crm,
+                                                                   OSSL_LIB_CTX *libctx,
+                                                                   const char *propq)
 {
     unsigned char *der = NULL, *spki = NULL;
     const unsigned char *p;
@@ -300,8 +302,7 @@ EVP_PKEY *af_crmf_get1_template_pubkey(const OSSL_CRMF_MSG *crm, OSSL_LIB_CTX *l
     EVP_PKEY *pub = NULL;
     int n, i;
 
-    if (crm == NULL
-        || (n = i2d_OSSL_CRMF_CERTTEMPLATE(OSSL_CRMF_MSG_get0_tmpl(crm), &der)) <= 0)
+    if (crm == NULL || (n = i2d_OSSL_CRMF_CERTTEMPLATE(OSSL_CRMF_MSG_get0_tmpl(crm), &der)) <= 0)
         goto done;
     p = der;
     seq = (AF_CA_ANY_SEQ *)ASN1_item_d2i(NULL, &p, n, ASN1_ITEM_rptr(AF_CA_ANY_SEQ));
@@ -309,11 +310,11 @@ EVP_PKEY *af_crmf_get1_template_pubkey(const OSSL_CRMF_MSG *crm, OSSL_LIB_CTX *l
         const ASN1_TYPE *t = sk_ASN1_TYPE_value(seq, i);
         int len;
 
-        if (t->type != V_ASN1_OTHER || (len = ASN1_STRING_length(t->value.asn1_string)) < 2
-            || ASN1_STRING_get0_data(t->value.asn1_string)[0] != 0xa6)
+        if (t->type != V_ASN1_OTHER || (len = ASN1_STRING_length(t->value.asn1_string)) < 2 ||
+            ASN1_STRING_get0_data(t->value.asn1_string)[0] != 0xa6)
             continue;
-        if ((spki = OPENSSL_memdup(ASN1_STRING_get0_data(t->value.asn1_string), (size_t)len))
-            == NULL)
+        if ((spki = OPENSSL_memdup(ASN1_STRING_get0_data(t->value.asn1_string), (size_t)len)) ==
+            NULL)
             break;
         spki[0] = 0x30; /* [6] IMPLICIT constructed -> SEQUENCE */
         p = spki;

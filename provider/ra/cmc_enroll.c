@@ -29,43 +29,41 @@ typedef struct {
     X509_REQ *certificationRequest;
 } AF_CMC_TCR;
 
-ASN1_SEQUENCE(AF_CMC_TCR) = {
-    ASN1_SIMPLE(AF_CMC_TCR, bodyPartID, ASN1_INTEGER),
-    ASN1_SIMPLE(AF_CMC_TCR, certificationRequest, X509_REQ)
-} ASN1_SEQUENCE_END(AF_CMC_TCR)
+ASN1_SEQUENCE(AF_CMC_TCR) = {ASN1_SIMPLE(AF_CMC_TCR, bodyPartID, ASN1_INTEGER),
+                             ASN1_SIMPLE(AF_CMC_TCR, certificationRequest,
+                                         X509_REQ)} ASN1_SEQUENCE_END(AF_CMC_TCR)
 
 /* TaggedRequest ::= CHOICE { tcr [0], crm [1] CertReqMsg, orm [2] } (module IMPLICIT TAGS) */
 #define CMC_TAGGED_TCR 0
-typedef struct {
+    typedef struct {
     int type;
     union {
         AF_CMC_TCR *tcr;
         OSSL_CRMF_MSG *crm;
-        STACK_OF(ASN1_TYPE) *orm;
+        STACK_OF(ASN1_TYPE) * orm;
     } value;
 } AF_CMC_TAGGED_REQ;
 
-ASN1_CHOICE(AF_CMC_TAGGED_REQ) = {
-    ASN1_IMP(AF_CMC_TAGGED_REQ, value.tcr, AF_CMC_TCR, 0),
-    ASN1_IMP(AF_CMC_TAGGED_REQ, value.crm, OSSL_CRMF_MSG, 1),
-    ASN1_IMP_SEQUENCE_OF(AF_CMC_TAGGED_REQ, value.orm, ASN1_ANY, 2)
-} ASN1_CHOICE_END(AF_CMC_TAGGED_REQ)
+ASN1_CHOICE(AF_CMC_TAGGED_REQ) = {ASN1_IMP(AF_CMC_TAGGED_REQ, value.tcr, AF_CMC_TCR, 0),
+                                  ASN1_IMP(AF_CMC_TAGGED_REQ, value.crm, OSSL_CRMF_MSG, 1),
+                                  ASN1_IMP_SEQUENCE_OF(AF_CMC_TAGGED_REQ, value.orm, ASN1_ANY,
+                                                       2)} ASN1_CHOICE_END(AF_CMC_TAGGED_REQ)
 
-DECLARE_ASN1_FUNCTIONS(AF_CMC_TAGGED_REQ)
-IMPLEMENT_ASN1_FUNCTIONS(AF_CMC_TAGGED_REQ)
+                                     DECLARE_ASN1_FUNCTIONS(AF_CMC_TAGGED_REQ)
+                                         IMPLEMENT_ASN1_FUNCTIONS(AF_CMC_TAGGED_REQ)
 
-/* The PKIData inside a ContentInfo id-data (new), or NULL. */
-static AF_CMC_PKIDATA *pkidata_of(const unsigned char *in, size_t len)
+                                 /* The PKIData inside a ContentInfo id-data (new), or NULL. */
+                                 static AF_CMC_PKIDATA
+                                 * pkidata_of(const unsigned char *in, size_t len)
 {
     const unsigned char *p = in;
     AF_CMC_CONTENT_INFO *ci;
     AF_CMC_PKIDATA *pd = NULL;
 
-    if (len > AF_CMC_MAX_MESSAGE
-        || (ci = d2i_AF_CMC_CONTENT_INFO(NULL, &p, (long)len)) == NULL)
+    if (len > AF_CMC_MAX_MESSAGE || (ci = d2i_AF_CMC_CONTENT_INFO(NULL, &p, (long)len)) == NULL)
         return NULL;
-    if (OBJ_obj2nid(ci->contentType) == NID_pkcs7_data
-        && ASN1_TYPE_get(ci->content) == V_ASN1_OCTET_STRING) {
+    if (OBJ_obj2nid(ci->contentType) == NID_pkcs7_data &&
+        ASN1_TYPE_get(ci->content) == V_ASN1_OCTET_STRING) {
         p = ASN1_STRING_get0_data(ci->content->value.octet_string);
         pd = d2i_AF_CMC_PKIDATA(NULL, &p, ASN1_STRING_length(ci->content->value.octet_string));
     }
@@ -104,8 +102,9 @@ static X509_REQ *the_request(const AF_CMC_PKIDATA *pd, long *body_part, char *wh
     p = ASN1_STRING_get0_data(t->value.asn1_string);
     tr = d2i_AF_CMC_TAGGED_REQ(NULL, &p, ASN1_STRING_length(t->value.asn1_string));
     if (tr == NULL || tr->type != CMC_TAGGED_TCR) {
-        snprintf(why, n, "request: %s", tr == NULL ? "undecodable TaggedRequest"
-                                                   : "only tcr (PKCS#10) requests are served");
+        snprintf(why, n, "request: %s",
+                 tr == NULL ? "undecodable TaggedRequest"
+                            : "only tcr (PKCS#10) requests are served");
     } else {
         *body_part = ASN1_INTEGER_get(tr->value.tcr->bodyPartID);
         req = tr->value.tcr->certificationRequest;
@@ -128,11 +127,11 @@ static int response_der(const AF_CMC_MSG *m, unsigned char **out, int *outlen)
     if (!af_cmc_msg_encode(m, 1, &ci_der, &ci_len))
         return 0;
     p = ci_der;
-    if ((ci = d2i_AF_CMC_CONTENT_INFO(NULL, &p, (long)ci_len)) != NULL
-        && ASN1_TYPE_get(ci->content) == V_ASN1_OCTET_STRING) {
+    if ((ci = d2i_AF_CMC_CONTENT_INFO(NULL, &p, (long)ci_len)) != NULL &&
+        ASN1_TYPE_get(ci->content) == V_ASN1_OCTET_STRING) {
         *outlen = ASN1_STRING_length(ci->content->value.octet_string);
-        *out = OPENSSL_memdup(ASN1_STRING_get0_data(ci->content->value.octet_string),
-                              (size_t)*outlen);
+        *out =
+            OPENSSL_memdup(ASN1_STRING_get0_data(ci->content->value.octet_string), (size_t)*outlen);
         ok = *out != NULL;
     }
     AF_CMC_CONTENT_INFO_free(ci);
@@ -153,11 +152,11 @@ static int full_response(const AF_CMC_MSG *m, AF_CA *ca, X509 *cert, OSSL_LIB_CT
 
     if (!response_der(m, &inner, &innerlen))
         return 0;
-    if ((cms = CMS_sign_ex(NULL, NULL, NULL, NULL, flags, libctx, NULL)) == NULL
-        || !CMS_set1_eContentType(cms, OBJ_nid2obj(NID_id_cct_PKIResponse))
-        || CMS_add1_signer(cms, af_ca_get0_cert(ca), af_ca_get0_key(ca), NULL, flags) == NULL
-        || !CMS_add1_cert(cms, cert)
-        || (bio = BIO_new_mem_buf(inner, innerlen)) == NULL || !CMS_final(cms, bio, NULL, flags))
+    if ((cms = CMS_sign_ex(NULL, NULL, NULL, NULL, flags, libctx, NULL)) == NULL ||
+        !CMS_set1_eContentType(cms, OBJ_nid2obj(NID_id_cct_PKIResponse)) ||
+        CMS_add1_signer(cms, af_ca_get0_cert(ca), af_ca_get0_key(ca), NULL, flags) == NULL ||
+        !CMS_add1_cert(cms, cert) || (bio = BIO_new_mem_buf(inner, innerlen)) == NULL ||
+        !CMS_final(cms, bio, NULL, flags))
         goto done;
     if ((derlen = i2d_CMS_ContentInfo(cms, &der)) <= 0)
         goto done;
@@ -217,20 +216,19 @@ int af_ra_cmc_enroll_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP
         return 1;
     }
     if (!af_cmc_msg_decode(&in, 0, af_nonce_profile_get0_oid(prof, AF_NONCE_OID_CMC_REQUEST),
-                           rq->body, rq->body_len)
-        || (pd = pkidata_of(rq->body, rq->body_len)) == NULL) {
+                           rq->body, rq->body_len) ||
+        (pd = pkidata_of(rq->body, rq->body_len)) == NULL) {
         af_err_line(why, sizeof(why));
         rs->status = 400;
         snprintf(rs->log, sizeof(rs->log), "cmc enroll: bad request: %s", why);
         goto cleanup;
     }
     /* from here on the answer is CMC */
-    if (!af_ra_random(ra, sn, sizeof(sn))
-        || !af_cmc_msg_set1(&out.sender_nonce, &out.sender_nonce_len, sn, sizeof(sn))
-        || (in.txid != NULL && !af_cmc_msg_set1(&out.txid, &out.txid_len, in.txid, in.txid_len))
-        || (in.sender_nonce != NULL
-            && !af_cmc_msg_set1(&out.recip_nonce, &out.recip_nonce_len, in.sender_nonce,
-                                in.sender_nonce_len)))
+    if (!af_ra_random(ra, sn, sizeof(sn)) ||
+        !af_cmc_msg_set1(&out.sender_nonce, &out.sender_nonce_len, sn, sizeof(sn)) ||
+        (in.txid != NULL && !af_cmc_msg_set1(&out.txid, &out.txid_len, in.txid, in.txid_len)) ||
+        (in.sender_nonce != NULL && !af_cmc_msg_set1(&out.recip_nonce, &out.recip_nonce_len,
+                                                     in.sender_nonce, in.sender_nonce_len)))
         goto done;
     e = af_ra_get0_enroll(ra);
     if ((req = the_request(pd, &part, why, sizeof(why))) == NULL) {
@@ -251,11 +249,11 @@ int af_ra_cmc_enroll_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP
         X509_NAME_oneline(X509_get_subject_name(cert), subj, sizeof(subj));
         snprintf(rs->log, sizeof(rs->log), "cmc enroll: issued %s", subj);
     } else {
-        out.status = res.cls == AF_ENROLL_NOT_CONFIGURED ? AF_CMC_STATUS_NO_SUPPORT
-                                                         : AF_CMC_STATUS_FAILED;
+        out.status =
+            res.cls == AF_ENROLL_NOT_CONFIGURED ? AF_CMC_STATUS_NO_SUPPORT : AF_CMC_STATUS_FAILED;
         out.fail_info = res.cls == AF_ENROLL_NOT_CONFIGURED ? -1 : fail_info_of(res.cls);
-        if ((out.status_string = OPENSSL_strdup(res.why)) == NULL
-            || !af_cmc_msg_encode(&out, 1, &rs->body, &rs->body_len))
+        if ((out.status_string = OPENSSL_strdup(res.why)) == NULL ||
+            !af_cmc_msg_encode(&out, 1, &rs->body, &rs->body_len))
             goto done;
         snprintf(rs->log, sizeof(rs->log), "cmc enroll: failed %s: %.180s",
                  out.fail_info >= 0 ? af_cmc_fail_info_name(out.fail_info, name, sizeof(name))
@@ -303,22 +301,22 @@ int af_cmc_enroll_request_encode(const unsigned char *txid, size_t txid_len,
     int n, pdlen, derlen, ok = 0;
 
     af_cmc_msg_init(&m);
-    if (!af_cmc_msg_set1(&m.txid, &m.txid_len, txid, txid_len)
-        || !af_cmc_msg_set1(&m.sender_nonce, &m.sender_nonce_len, sender_nonce, sn_len)
-        || !af_cmc_msg_encode(&m, 0, &base, &base_len))
+    if (!af_cmc_msg_set1(&m.txid, &m.txid_len, txid, txid_len) ||
+        !af_cmc_msg_set1(&m.sender_nonce, &m.sender_nonce_len, sender_nonce, sn_len) ||
+        !af_cmc_msg_encode(&m, 0, &base, &base_len))
         goto done;
     if ((pd = pkidata_of(base, base_len)) == NULL)
         goto err;
     /* the tcr, then as ANY (its [0] TLV kept whole) in the reqSequence */
-    if ((tr = AF_CMC_TAGGED_REQ_new()) == NULL
-        || (tr->value.tcr = (AF_CMC_TCR *)ASN1_item_new(ASN1_ITEM_rptr(AF_CMC_TCR))) == NULL)
+    if ((tr = AF_CMC_TAGGED_REQ_new()) == NULL ||
+        (tr->value.tcr = (AF_CMC_TCR *)ASN1_item_new(ASN1_ITEM_rptr(AF_CMC_TCR))) == NULL)
         goto err;
     tr->type = CMC_TAGGED_TCR;
     if (!ASN1_INTEGER_set(tr->value.tcr->bodyPartID, AF_CMC_TCR_BODY_PART))
         goto err;
     X509_REQ_free(tr->value.tcr->certificationRequest);
-    if ((tr->value.tcr->certificationRequest = X509_REQ_dup(req)) == NULL
-        || (n = i2d_AF_CMC_TAGGED_REQ(tr, &trder)) <= 0)
+    if ((tr->value.tcr->certificationRequest = X509_REQ_dup(req)) == NULL ||
+        (n = i2d_AF_CMC_TAGGED_REQ(tr, &trder)) <= 0)
         goto err;
     p = trder;
     if ((t = d2i_ASN1_TYPE(NULL, &p, n)) == NULL || !sk_ASN1_TYPE_push(pd->reqSequence, t))
@@ -327,10 +325,10 @@ int af_cmc_enroll_request_encode(const unsigned char *txid, size_t txid_len,
     if ((pdlen = i2d_AF_CMC_PKIDATA(pd, &pdder)) <= 0)
         goto err;
     p = base;
-    if ((ci = d2i_AF_CMC_CONTENT_INFO(NULL, &p, (long)base_len)) == NULL
-        || ASN1_TYPE_get(ci->content) != V_ASN1_OCTET_STRING
-        || !ASN1_OCTET_STRING_set(ci->content->value.octet_string, pdder, pdlen)
-        || (derlen = i2d_AF_CMC_CONTENT_INFO(ci, &der)) <= 0)
+    if ((ci = d2i_AF_CMC_CONTENT_INFO(NULL, &p, (long)base_len)) == NULL ||
+        ASN1_TYPE_get(ci->content) != V_ASN1_OCTET_STRING ||
+        !ASN1_OCTET_STRING_set(ci->content->value.octet_string, pdder, pdlen) ||
+        (derlen = i2d_AF_CMC_CONTENT_INFO(ci, &der)) <= 0)
         goto err;
     *out = der;
     *outlen = (size_t)derlen;
@@ -379,8 +377,7 @@ static int decode_pkiresponse(const unsigned char *der, int len, AF_CMC_MSG *m)
         ASN1_TYPE_set(ci->content, V_ASN1_OCTET_STRING, os);
         os = NULL;
         if ((cilen = i2d_AF_CMC_CONTENT_INFO(ci, &cider)) > 0)
-            ok = af_cmc_msg_decode(m, 1, af_oid_text(AF_OID_CMC_NONCE_RESP), cider,
-                                   (size_t)cilen);
+            ok = af_cmc_msg_decode(m, 1, af_oid_text(AF_OID_CMC_NONCE_RESP), cider, (size_t)cilen);
     }
     ASN1_OCTET_STRING_free(os);
     AF_CMC_CONTENT_INFO_free(ci);
@@ -404,8 +401,8 @@ int af_cmc_enroll_response_decode(const unsigned char *in, size_t len, EVP_PKEY 
     r->status = -1;
     r->fail_info = -1;
     af_cmc_msg_init(&m);
-    if (len == 0 || len > AF_PROTO_MAX_RESPONSE
-        || (ci = d2i_AF_CMC_CONTENT_INFO(NULL, &p, (long)len)) == NULL) {
+    if (len == 0 || len > AF_PROTO_MAX_RESPONSE ||
+        (ci = d2i_AF_CMC_CONTENT_INFO(NULL, &p, (long)len)) == NULL) {
         ERR_clear_error();
         AF_ERR(AF_R_NONCE_DECODE, "the CMC response is not a ContentInfo");
         goto done;
@@ -416,8 +413,8 @@ int af_cmc_enroll_response_decode(const unsigned char *in, size_t len, EVP_PKEY 
             goto done;
     } else if (nid == NID_pkcs7_signed) {
         p = in;
-        if ((cms = d2i_CMS_ContentInfo(NULL, &p, (long)len)) == NULL
-            || (content = BIO_new(BIO_s_mem())) == NULL) {
+        if ((cms = d2i_CMS_ContentInfo(NULL, &p, (long)len)) == NULL ||
+            (content = BIO_new(BIO_s_mem())) == NULL) {
             AF_ERR(AF_R_NONCE_DECODE, "the CMC Full PKI Response is not a SignedData");
             goto done;
         }
@@ -435,8 +432,8 @@ int af_cmc_enroll_response_decode(const unsigned char *in, size_t len, EVP_PKEY 
             goto done;
         }
         dlen = BIO_get_mem_data(content, &data);
-        if (dlen <= 0 || dlen > INT32_MAX
-            || !decode_pkiresponse((const unsigned char *)data, (int)dlen, &m))
+        if (dlen <= 0 || dlen > INT32_MAX ||
+            !decode_pkiresponse((const unsigned char *)data, (int)dlen, &m))
             goto done;
         r->certs = CMS_get1_certs(cms);
         for (i = 0; key != NULL && i < sk_X509_num(r->certs); i++) {

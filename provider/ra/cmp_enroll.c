@@ -29,10 +29,9 @@ static int fail_bit(af_enroll_class c)
     }
 }
 
-OSSL_CMP_PKISI *af_ra_cmp_cert_request(AF_RA *ra, const OSSL_CMP_MSG *req,
-                                       const OSSL_CRMF_MSG *crm, const X509_REQ *p10cr,
-                                       X509 **certOut, STACK_OF(X509) * *caPubs, char *log,
-                                       size_t logsize)
+OSSL_CMP_PKISI *af_ra_cmp_cert_request(AF_RA *ra, const OSSL_CMP_MSG *req, const OSSL_CRMF_MSG *crm,
+                                       const X509_REQ *p10cr, X509 **certOut,
+                                       STACK_OF(X509) * *caPubs, char *log, size_t logsize)
 {
     const ASN1_OCTET_STRING *tid;
     AF_ENROLL_RESULT res;
@@ -51,8 +50,8 @@ OSSL_CMP_PKISI *af_ra_cmp_cert_request(AF_RA *ra, const OSSL_CMP_MSG *req,
                         tid != NULL ? (size_t)ASN1_STRING_length(tid) : 0, &res, NULL);
     if (cert == NULL) {
         if (log != NULL)
-            snprintf(log, logsize, "cmp %s: rejection %s: %s", kind,
-                     af_enroll_class_str(res.cls), res.why);
+            snprintf(log, logsize, "cmp %s: rejection %s: %s", kind, af_enroll_class_str(res.cls),
+                     res.why);
         return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_rejection, 1 << fail_bit(res.cls),
                                        res.why);
     }

@@ -19,15 +19,15 @@ int af_cmc_enroll_request_encode(const unsigned char *txid, size_t txid_len,
 
 /* What the station reads from the RA's answer. */
 typedef struct {
-    int status;            /* CMCStatus; -1 = no status control */
-    long fail_info;        /* -1 = none */
+    int status;     /* CMCStatus; -1 = no status control */
+    long fail_info; /* -1 = none */
     char status_string[200];
-    unsigned char *txid;   /* transactionId content octets (OPENSSL_free) */
+    unsigned char *txid; /* transactionId content octets (OPENSSL_free) */
     size_t txid_len;
     unsigned char *recip_nonce; /* recipientNonce (OPENSSL_free) */
     size_t recip_nonce_len;
-    X509 *cert;            /* success: the certificate for key (new reference) */
-    STACK_OF(X509) *certs; /* success: every certificate of the SignedData (new) */
+    X509 *cert;             /* success: the certificate for key (new reference) */
+    STACK_OF(X509) * certs; /* success: every certificate of the SignedData (new) */
 } AF_CMC_ENROLL_RESP;
 
 void af_cmc_enroll_resp_cleanup(AF_CMC_ENROLL_RESP *r);

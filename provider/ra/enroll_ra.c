@@ -16,7 +16,7 @@ struct af_ra_enroll_st {
     OSSL_LIB_CTX *libctx;
     char *propq;
     AF_CA *ca;
-    STACK_OF(X509) *trust;
+    STACK_OF(X509) * trust;
     AF_POLICY *policy; /* NULL = the default policy */
     int send_ca;
 };
@@ -25,8 +25,8 @@ AF_RA_ENROLL *af_ra_enroll_new(OSSL_LIB_CTX *libctx, const char *propq)
 {
     AF_RA_ENROLL *e = OPENSSL_zalloc(sizeof(*e));
 
-    if (e == NULL || (e->trust = sk_X509_new_null()) == NULL
-        || (propq != NULL && (e->propq = OPENSSL_strdup(propq)) == NULL)) {
+    if (e == NULL || (e->trust = sk_X509_new_null()) == NULL ||
+        (propq != NULL && (e->propq = OPENSSL_strdup(propq)) == NULL)) {
         af_ra_enroll_free(e);
         AF_ERR(AF_R_MALLOC, "RA enrollment settings");
         return NULL;
@@ -79,7 +79,7 @@ int af_ra_enroll_add1_trust(AF_RA_ENROLL *e, X509 *anchor)
 
 int af_ra_enroll_load_trust(AF_RA_ENROLL *e, const char *path)
 {
-    STACK_OF(X509) *sk;
+    STACK_OF(X509) * sk;
     int i, ok = 1;
 
     if (e == NULL || path == NULL) {
@@ -236,8 +236,7 @@ typedef struct {
     size_t binding_len;
 } nonce_arg;
 
-static int consume_cb(const unsigned char *nonce, size_t len, void *arg, char *why,
-                      size_t whysize)
+static int consume_cb(const unsigned char *nonce, size_t len, void *arg, char *why, size_t whysize)
 {
     nonce_arg *a = arg;
     AF_NONCE_RESULT r;
@@ -316,8 +315,8 @@ X509 *af_ra_enroll(AF_RA *ra, const X509_REQ *req, const OSSL_CRMF_MSG *crm,
     na.binding_len = binding_len;
     af_verify_set_nonce_cb(v, consume_cb, &na);
 
-    passed = req != NULL ? af_csr_verify(v, (X509_REQ *)req, checks)
-                         : af_crmf_verify(v, crm, checks);
+    passed =
+        req != NULL ? af_csr_verify(v, (X509_REQ *)req, checks) : af_crmf_verify(v, crm, checks);
     if (!passed || !af_checks_passed(checks)) {
         ERR_clear_error();
         fail = af_checks_first_failure(checks);

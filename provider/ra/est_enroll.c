@@ -2,7 +2,8 @@
  * in, the issued certificate as base64 certs-only PKCS#7 (application/pkcs7-mime;
  * smime-type=certs-only) out. The CSR is bound to its nonce by the cookie the /nonce answer set
  * (nonce-protocol.md 5.2): without it the request is not fresh. Refusals carry one text/plain line
- * naming the failed check: 400 (malformed, bad POP), 403 (attestation, nonce, policy), 501 (no CA). */
+ * naming the failed check: 400 (malformed, bad POP), 403 (attestation, nonce, policy), 501 (no CA).
+ */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -60,8 +61,8 @@ static unsigned char *unbase64(const unsigned char *in, size_t len, int *outlen)
 
     if (ctx != NULL && out != NULL && len <= INT32_MAX) {
         EVP_DecodeInit(ctx);
-        if (EVP_DecodeUpdate(ctx, out, &n, in, (int)len) >= 0
-            && EVP_DecodeFinal(ctx, out + n, &m) > 0)
+        if (EVP_DecodeUpdate(ctx, out, &n, in, (int)len) >= 0 &&
+            EVP_DecodeFinal(ctx, out + n, &m) > 0)
             ok = n + m > 0;
     }
     EVP_ENCODE_CTX_free(ctx);
@@ -82,12 +83,12 @@ static int certs_only_b64(X509 *cert, X509 *ca, unsigned char **out, size_t *out
     EVP_ENCODE_CTX *ectx = NULL;
     int dlen = 0, n = 0, m = 0, ok = 0;
 
-    if (p7 == NULL || !PKCS7_set_type(p7, NID_pkcs7_signed)
-        || !PKCS7_content_new(p7, NID_pkcs7_data) || !PKCS7_add_certificate(p7, cert)
-        || (ca != NULL && !PKCS7_add_certificate(p7, ca)) || (dlen = i2d_PKCS7(p7, &der)) <= 0)
+    if (p7 == NULL || !PKCS7_set_type(p7, NID_pkcs7_signed) ||
+        !PKCS7_content_new(p7, NID_pkcs7_data) || !PKCS7_add_certificate(p7, cert) ||
+        (ca != NULL && !PKCS7_add_certificate(p7, ca)) || (dlen = i2d_PKCS7(p7, &der)) <= 0)
         goto done;
-    if ((ectx = EVP_ENCODE_CTX_new()) == NULL
-        || (b64 = OPENSSL_malloc((size_t)dlen / 3 * 4 + (size_t)dlen / 48 + 8)) == NULL)
+    if ((ectx = EVP_ENCODE_CTX_new()) == NULL ||
+        (b64 = OPENSSL_malloc((size_t)dlen / 3 * 4 + (size_t)dlen / 48 + 8)) == NULL)
         goto done;
     EVP_EncodeInit(ectx);
     if (!EVP_EncodeUpdate(ectx, b64, &n, der, dlen))
@@ -159,9 +160,9 @@ int af_ra_est_enroll_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP
             return refuse(rs, 400, res.why);
         }
     }
-    if (!certs_only_b64(cert, af_ra_enroll_get_send_ca(e) ? af_ca_get0_cert(af_ra_enroll_get0_ca(e))
-                                                         : NULL,
-                        &rs->body, &rs->body_len)) {
+    if (!certs_only_b64(
+            cert, af_ra_enroll_get_send_ca(e) ? af_ca_get0_cert(af_ra_enroll_get0_ca(e)) : NULL,
+            &rs->body, &rs->body_len)) {
         X509_free(cert);
         return refuse(rs, 500, "ca: cannot encode the certificate");
     }

@@ -78,8 +78,8 @@ static int setup(void)
     dev_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     other_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     rogue_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    if (ca_key == NULL || ak_key == NULL || dev_key == NULL || other_key == NULL
-        || rogue_key == NULL)
+    if (ca_key == NULL || ak_key == NULL || dev_key == NULL || other_key == NULL ||
+        rogue_key == NULL)
         return 1;
     ca_cert = make_cert("test RA CA", ca_key, NULL, ca_key, 1, 0);
     ak_cert = make_cert("test AK", ak_key, ca_cert, ca_key, 0, 1);
@@ -124,14 +124,14 @@ static X509_REQ *plain_csr(EVP_PKEY *key)
     X509_NAME *name = X509_NAME_new();
     STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
 
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"device-1", -1,
-                               -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"device-1", -1, -1,
+                               0);
     X509_REQ_set_subject_name(req, name);
     X509_REQ_set_pubkey(req, key);
-    sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
-                                                     "DNS:device-1.example"));
-    sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints,
-                                                     "critical,CA:TRUE"));
+    sk_X509_EXTENSION_push(
+        exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, "DNS:device-1.example"));
+    sk_X509_EXTENSION_push(
+        exts, X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints, "critical,CA:TRUE"));
     X509_REQ_add_extensions(req, exts);
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     X509_REQ_sign(req, key, EVP_sha256());
@@ -189,8 +189,8 @@ static void test_issue_from_csr(void)
     /* server profile: serverAuth instead */
     CU_ASSERT(af_ca_set_profile_name(ca, "server"));
     x = af_ca_issue_req(ca, req);
-    CU_ASSERT(x != NULL && (X509_get_extended_key_usage(x) & XKU_SSL_SERVER) != 0
-              && (X509_get_extended_key_usage(x) & XKU_SSL_CLIENT) == 0);
+    CU_ASSERT(x != NULL && (X509_get_extended_key_usage(x) & XKU_SSL_SERVER) != 0 &&
+              (X509_get_extended_key_usage(x) & XKU_SSL_CLIENT) == 0);
     X509_free(x);
     CU_ASSERT(!af_ca_set_profile_name(ca, "nonsense"));
     CU_ASSERT(!af_ca_set_days(ca, 0));
@@ -207,16 +207,16 @@ static void test_issue_from_crmf(void)
     EVP_PKEY *pub;
     X509 *x;
 
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"crmf-dev", -1,
-                               -1, 0);
-    CU_ASSERT_FATAL(OSSL_CRMF_CERTTEMPLATE_fill(OSSL_CRMF_MSG_get0_tmpl(msg), dev_key, name, NULL,
-                                                NULL));
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"crmf-dev", -1, -1,
+                               0);
+    CU_ASSERT_FATAL(
+        OSSL_CRMF_CERTTEMPLATE_fill(OSSL_CRMF_MSG_get0_tmpl(msg), dev_key, name, NULL, NULL));
     pub = af_crmf_get1_template_pubkey(msg, NULL, NULL);
     CU_ASSERT(pub != NULL && EVP_PKEY_eq(pub, dev_key) == 1);
     EVP_PKEY_free(pub);
     x = af_ca_issue_crmf(ca, msg);
-    CU_ASSERT(x != NULL && X509_NAME_cmp(X509_get_subject_name(x), name) == 0
-              && EVP_PKEY_eq(X509_get0_pubkey(x), dev_key) == 1 && chain_ok(x));
+    CU_ASSERT(x != NULL && X509_NAME_cmp(X509_get_subject_name(x), name) == 0 &&
+              EVP_PKEY_eq(X509_get0_pubkey(x), dev_key) == 1 && chain_ok(x));
     X509_free(x);
     X509_NAME_free(name);
     OSSL_CRMF_MSG_free(msg);
@@ -231,7 +231,7 @@ static void test_bad_ca_material(void)
     CU_ASSERT(!af_ca_set1(ca, ca_cert, other_key)); /* key of another certificate */
     CU_ASSERT(!af_ca_set1(ca, ak_cert, ak_key));    /* not a CA certificate */
     ERR_clear_error();
-    CU_ASSERT(af_ca_issue_req(ca, req) == NULL);    /* nothing configured */
+    CU_ASSERT(af_ca_issue_req(ca, req) == NULL); /* nothing configured */
     ERR_clear_error();
     X509_REQ_free(req);
     af_ca_free(ca);
@@ -274,8 +274,8 @@ static void issue(AF_RA *ra, const unsigned char *nonce, const char *binding, ui
 {
     CU_ASSERT_FATAL(af_nonce_store_issue(af_ra_get0_store(ra), nonce, 16,
                                          (const unsigned char *)binding, strlen(binding),
-                                         (const unsigned char *)"client", 6, ttl, NULL)
-                    == AF_NONCE_OK);
+                                         (const unsigned char *)"client", 6, ttl,
+                                         NULL) == AF_NONCE_OK);
 }
 
 /* An attested CSR for key, with Evidence about described (normally key) signed by the AK. */
@@ -322,8 +322,8 @@ static void expect(AF_RA *ra, X509_REQ *req, const char *binding, const char *ch
         CU_ASSERT(strcmp(res.check, check) == 0);
         CU_ASSERT(res.cls == cls);
         CU_ASSERT(why_part == NULL || strstr(res.why, why_part) != NULL);
-        if (x != NULL || strcmp(res.check, check) != 0 || res.cls != cls
-            || (why_part != NULL && strstr(res.why, why_part) == NULL))
+        if (x != NULL || strcmp(res.check, check) != 0 || res.cls != cls ||
+            (why_part != NULL && strstr(res.why, why_part) == NULL))
             fprintf(stderr, "want %s/%s (%s), got %s/%s: %s\n", check, af_enroll_class_str(cls),
                     why_part != NULL ? why_part : "-", res.check, af_enroll_class_str(res.cls),
                     res.why);
@@ -404,8 +404,8 @@ static void test_enroll_evidence_refusals(void)
     /* the default policy wants PKCS#11 facts a software key cannot give */
     ra = new_ra(0);
     e = af_ra_enroll_new(NULL, NULL);
-    CU_ASSERT_FATAL(e != NULL && af_ra_enroll_set0_ca(e, new_ca())
-                    && af_ra_enroll_add1_trust(e, ca_cert) && af_ra_set0_enroll(ra, e));
+    CU_ASSERT_FATAL(e != NULL && af_ra_enroll_set0_ca(e, new_ca()) &&
+                    af_ra_enroll_add1_trust(e, ca_cert) && af_ra_set0_enroll(ra, e));
     issue(ra, n5, "tx-5", 300);
     req = attested_csr(dev_key, dev_key, ak_cert, n5);
     expect(ra, req, "tx-5", AF_CHECK_POLICY, AF_ENROLL_NOT_AUTHORIZED, NULL);
