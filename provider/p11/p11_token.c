@@ -13,6 +13,8 @@
 #include "p11/p11_local.h"
 
 #define PIN_MAX 256
+/* mech_info[i].flags before C_GetMechanismInfo ran for it (no token sets every flag bit) */
+#define MECH_INFO_UNREAD (~(CK_FLAGS)0)
 
 /* The token label without its blank padding, for messages. */
 static void token_label(const CK_TOKEN_INFO *info, char out[33])
@@ -141,8 +143,10 @@ static int load_mechs(AF_P11_TOKEN *tok)
         rv = fl->C_GetMechanismList(tok->slot, tok->mechs, &n);
         if (rv != CKR_OK)
             goto fail;
+        /* C_GetMechanismInfo waits until someone asks about that mechanism: a process signs
+         * with one or two of the token's ~60 (see af_p11_token_mech). */
         for (i = 0; i < n; i++)
-            (void)fl->C_GetMechanismInfo(tok->slot, tok->mechs[i], &tok->mech_info[i]);
+            tok->mech_info[i].flags = MECH_INFO_UNREAD;
     }
     tok->nmechs = n;
     tok->mechs_loaded = 1;
@@ -164,6 +168,10 @@ int af_p11_token_mech(AF_P11_TOKEN *tok, CK_MECHANISM_TYPE mech, CK_MECHANISM_IN
     if (tok->mechs_loaded || load_mechs(tok)) {
         for (i = 0; i < tok->nmechs; i++) {
             if (tok->mechs[i] == mech) {
+                if (info != NULL && tok->mech_info[i].flags == MECH_INFO_UNREAD &&
+                    af_p11_fl(tok->owner)->C_GetMechanismInfo(tok->slot, mech,
+                                                             &tok->mech_info[i]) != CKR_OK)
+                    memset(&tok->mech_info[i], 0, sizeof(tok->mech_info[i]));
                 if (info != NULL)
                     *info = tok->mech_info[i];
                 found = 1;

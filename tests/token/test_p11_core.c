@@ -133,6 +133,7 @@ static void test_load_lazily(void)
 static void test_token_match(void)
 {
     AF_P11_TOKEN *tok = af_p11_token_next(p11_a, NULL, NULL);
+    CK_MECHANISM_INFO info;
     P11KitUri *uri = p11_kit_uri_new();
     char text[128];
 
@@ -160,6 +161,12 @@ static void test_token_match(void)
 
     CU_ASSERT(af_p11_token_mech(tok, CKM_ECDSA, NULL));
     CU_ASSERT_FALSE(af_p11_token_mech(tok, 0x7ffffff0UL, NULL));
+    /* the info is read on demand and is the token's: ECDSA signs, over P-256 at least */
+    memset(&info, 0, sizeof(info));
+    CU_ASSERT(af_p11_token_mech(tok, CKM_ECDSA, &info));
+    CU_ASSERT(info.flags & CKF_SIGN);
+    CU_ASSERT(info.ulMinKeySize <= 256 && info.ulMaxKeySize >= 256);
+    CU_ASSERT_NOT_EQUAL(info.flags, ~(CK_FLAGS)0);
 }
 
 static void test_object_uri(void)
