@@ -40,7 +40,7 @@ echo "provider.sh: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) 
 step "build (Release) into $build"
 bash "$root/scripts/deps.sh"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j2 --target attfresh_module bench_sign p11count
+cmake --build "$build" -j2 --target attfresh_module bench_sign bench_req_floor p11count
 
 proxy=$(pkg-config --variable=proxy_module p11-kit-1)
 tmp=$(mktemp -d /tmp/attfresh-bench.XXXXXX)
@@ -76,11 +76,16 @@ P11COUNT_MODULE=$proxy show "${prio[@]}" "$build/bench/bench_sign" --conf "$conf
 
 step "hyperfine: openssl req -new (token key vs file key) and the cost of an unused provider"
 req=(openssl req -new -subj /CN=bench -out /dev/null)
+# The same job without OpenSSL or attfresh: module load, C_Initialize, C_Login, find, one C_Sign.
+floor=(--module "$proxy" --token "$label" --pin-file "$tok/pin" --label bench-ec)
 # -N: no shell in between, so the URI needs no quoting; env sets the configuration per command.
 show "${prio[@]}" hyperfine -N --style basic --warmup 5 --runs "$runs" --export-csv "$out/req.csv" \
     -n "req file key (no provider config)" "env OPENSSL_CONF=/dev/null ${req[*]} -key $tmp/file-ec.pem" \
     -n "req file key (attfresh configured)" "env OPENSSL_CONF=$conf ${req[*]} -key $tmp/file-ec.pem" \
-    -n "req token key (through attfresh)" "env OPENSSL_CONF=$conf ${req[*]} -key $ec_uri" >/dev/null
+    -n "req token key (through attfresh)" "env OPENSSL_CONF=$conf ${req[*]} -key $ec_uri" \
+    -n "raw PKCS#11 floor (load,init,login,sign)" "$build/bench/bench_req_floor ${floor[*]}" \
+    -n "raw PKCS#11 floor program start-up" "$build/bench/bench_req_floor ${floor[*]} --baseline" \
+    >/dev/null
 show "${prio[@]}" hyperfine -N --style basic --warmup 10 --runs $((runs * 3)) --export-csv "$out/startup.csv" \
     -n "rand 16 (no provider config)" "env OPENSSL_CONF=/dev/null openssl rand -hex 16" \
     -n "rand 16 (attfresh configured unused)" "env OPENSSL_CONF=$conf openssl rand -hex 16" \
@@ -97,9 +102,17 @@ awk -F, 'FNR == 1 { next }
             "req with token key <= 1.25 x file key (no provider config)", r, mn[3] / mn[1]
         printf "       token key vs file key, both with attfresh configured: %.2f x (%.2f x)\n", \
             med[3] / med[2], mn[3] / mn[2]
-        d = med[5] - med[4]
+        # the token fixed cost a raw PKCS#11 program pays (module load, init, login, one sign)
+        fl = med[4] - med[5]
+        printf "       token fixed cost (raw floor - its start-up): %.2f ms (%.2f ms)\n", \
+            fl, mn[4] - mn[5]
+        printf "       best any provider can do, file key + token fixed cost: %.2f x file key\n", \
+            (med[1] + fl) / med[1]
+        printf "       OpenSSL + attfresh on top of that for the token key: %.2f ms (%.2f ms)\n", \
+            med[3] - med[2] - fl, mn[3] - mn[2] - (mn[4] - mn[5])
+        d = med[7] - med[6]
         printf "  %-4s %-58s %.3f ms (%.3f ms)\n", d <= 0.2 ? "ok" : "MISS", \
-            "configured-but-unused provider adds <= 0.2 ms", d, mn[5] - mn[4]
+            "configured-but-unused provider adds <= 0.2 ms", d, mn[7] - mn[6]
     }' "$out/req.csv" "$out/startup.csv" | tee "$out/hyperfine.txt"
 
 if [ "${SKIP_P11SIGN:-0}" != 1 ]; then
