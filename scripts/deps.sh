@@ -12,7 +12,7 @@ PACKAGES=(
     libjansson-dev libcbor-dev libcurl4-openssl-dev libmicrohttpd-dev libhiredis-dev libgnutls28-dev
     # tests: HSM, unit runner, servers and clients the tests start themselves
     softhsm2 libcunit1-dev redis-server curl ca-certificates nginx-light
-    python3 # a cli test script checks JSON with it
+    python3 jq # cli test scripts check JSON with them
     # fuzzing (libFuzzer ships in libclang-rt-14-dev on Debian 12)
     clang libclang-rt-14-dev
     # benchmarks
