@@ -38,16 +38,21 @@ static EVP_PKEY *ec_public(EVP_PKEY *key)
     int nid, n;
     EVP_PKEY *pub;
 
-    /* Only named curves: an explicit-parameters key keeps its encoding through the encoder. */
+    /* Only named curves and uncompressed points (what keys have unless told otherwise): the
+     * encoder honours the other forms, and the point param is not always in the key's form. */
     if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING, enc, sizeof(enc),
                                        NULL) &&
         strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0)
+        return NULL;
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, enc,
+                                       sizeof(enc), NULL) &&
+        strcmp(enc, OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 0)
         return NULL;
     if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
                                         NULL) ||
         !EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
                                          sizeof(point), &plen) ||
-        plen == 0)
+        plen == 0 || point[0] != POINT_CONVERSION_UNCOMPRESSED)
         return NULL;
     if ((nid = OBJ_sn2nid(group)) == NID_undef && (nid = EC_curve_nist2nid(group)) == NID_undef)
         return NULL;

@@ -5,6 +5,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
 #include "attfresh/err.h"
@@ -420,6 +421,135 @@ static void test_subject_key_types(void)
         af_checks_free(c);
         X509_REQ_free(req);
         af_evidence_free(ev);
+        EVP_PKEY_free(k);
+    }
+}
+
+/* The SPKI the Evidence claims and the CSR carries is built without OpenSSL's encoders for EC
+ * named curves and RSA (ev_spki.c): it must be byte for byte what i2d_PUBKEY gives, for every
+ * key shape, and the CSR's public key must be the key's own. */
+static EVP_PKEY *spki_case(int i, const char **what)
+{
+    EVP_PKEY *k = NULL;
+
+    switch (i) {
+    case 0:
+        *what = "EC P-256";
+        return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    case 1:
+        *what = "EC P-384";
+        return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    case 2:
+        *what = "EC P-521";
+        return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
+    case 3:
+        *what = "EC P-256, compressed point";
+        k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+        if (k != NULL && !EVP_PKEY_set_utf8_string_param(k, "point-format", "compressed")) {
+            EVP_PKEY_free(k);
+            k = NULL;
+        }
+        return k;
+    case 4:
+        *what = "EC P-256, explicit parameters";
+        {
+            EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+            OSSL_PARAM prm[3];
+
+            prm[0] = OSSL_PARAM_construct_utf8_string("group", (char *)"P-256", 0);
+            prm[1] = OSSL_PARAM_construct_utf8_string("encoding", (char *)"explicit", 0);
+            prm[2] = OSSL_PARAM_construct_end();
+            if (ctx != NULL && EVP_PKEY_keygen_init(ctx) > 0 && EVP_PKEY_CTX_set_params(ctx, prm))
+                EVP_PKEY_generate(ctx, &k);
+            EVP_PKEY_CTX_free(ctx);
+        }
+        return k;
+    case 5:
+        *what = "EC secp256k1";
+        return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1");
+    case 6:
+        *what = "RSA 2048";
+        return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    case 7:
+        *what = "RSA 1024, e = 3";
+        {
+            EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+            unsigned int e = 3;
+            size_t bits = 1024;
+            OSSL_PARAM prm[3];
+
+            prm[0] = OSSL_PARAM_construct_uint("e", &e);
+            prm[1] = OSSL_PARAM_construct_size_t("bits", &bits);
+            prm[2] = OSSL_PARAM_construct_end();
+            if (ctx != NULL && EVP_PKEY_keygen_init(ctx) > 0 && EVP_PKEY_CTX_set_params(ctx, prm))
+                EVP_PKEY_generate(ctx, &k);
+            EVP_PKEY_CTX_free(ctx);
+        }
+        return k;
+    case 8:
+        *what = "RSA-PSS";
+        {
+            EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA-PSS", NULL);
+
+            if (ctx != NULL && EVP_PKEY_keygen_init(ctx) > 0 &&
+                EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 2048) > 0)
+                EVP_PKEY_generate(ctx, &k);
+            EVP_PKEY_CTX_free(ctx);
+        }
+        return k;
+    case 9:
+        *what = "Ed25519";
+        return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    default:
+        return NULL;
+    }
+}
+
+static void test_spki_without_encoder(void)
+{
+    int i;
+
+    for (i = 0; i < 10; i++) {
+        const char *what = "?";
+        EVP_PKEY *k = spki_case(i, &what), *pub;
+        unsigned char *want = NULL, *got = NULL, *inreq = NULL;
+        size_t got_len = 0;
+        int want_len, req_len;
+        AF_EVIDENCE *ev;
+        AF_BUNDLE *b;
+        X509_REQ *req;
+
+        if (k == NULL)
+            fprintf(stderr, "cannot make the %s key\n", what);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+        want_len = i2d_PUBKEY(k, &want);
+        CU_ASSERT_FATAL(want_len > 0);
+        CU_ASSERT_TRUE(af_ev_spki_der(k, &got, &got_len));
+        CU_ASSERT_TRUE(got_len == (size_t)want_len && memcmp(got, want, got_len) == 0);
+        if (got_len != (size_t)want_len || memcmp(got, want, got_len) != 0)
+            fprintf(stderr, "SPKI differs from i2d_PUBKEY for %s\n", what);
+        pub = af_ev_get1_public(k);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(pub);
+        CU_ASSERT_EQUAL(EVP_PKEY_eq(pub, k), 1);
+        /* the key element's spki claim and the CSR's SubjectPublicKeyInfo are those bytes */
+        ev = make_evidence(ak_key, ak_cert, k, NONCE);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+        CU_ASSERT_EQUAL(af_evidence_describes(ev, k), 1);
+        b = make_bundle(ev);
+        req = af_csr_new(k, "/CN=spki", NULL, b, NULL, NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(req);
+        req_len = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &inreq);
+        CU_ASSERT_TRUE(req_len == want_len && memcmp(inreq, want, (size_t)want_len) == 0);
+        CU_ASSERT_EQUAL(EVP_PKEY_eq(X509_REQ_get0_pubkey(req), k), 1);
+        CU_ASSERT_EQUAL(X509_REQ_verify(req, k), 1);
+        ERR_clear_error();
+        OPENSSL_free(inreq);
+        X509_REQ_free(req);
+        af_bundle_free(b);
+        af_evidence_free(ev);
+        EVP_PKEY_free(pub);
+        OPENSSL_free(got);
+        OPENSSL_free(want);
         EVP_PKEY_free(k);
     }
 }
@@ -1134,7 +1264,9 @@ AF_TEST_MAIN(
     "evidence", setup, teardown, {"round trip: build, sign, DER, CSR, verify", test_roundtrip},
     {"PEM and print", test_pem_and_print},
     {"AK algorithms: P-256, P-384, RSA, RSA-PSS, Ed25519", test_algorithms},
-    {"subject key types", test_subject_key_types}, {"CRMF CertReqMsg", test_crmf},
+    {"subject key types", test_subject_key_types},
+    {"SPKI without encoders equals i2d_PUBKEY (EC, RSA, fallbacks)", test_spki_without_encoder},
+    {"CRMF CertReqMsg", test_crmf},
     {"reject: flipped signature byte", test_flipped_signature},
     {"reject: changed nonce", test_changed_nonce},
     {"reject: no nonce expected", test_no_nonce_callback},
