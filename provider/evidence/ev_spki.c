@@ -1,9 +1,10 @@
 /* ev_spki.c - a key's SubjectPublicKeyInfo and a public-only copy of it, made without OpenSSL
  * 3.0's encoder/decoder machinery: i2d_PUBKEY and X509_PUBKEY_set on a provider key build a fresh
  * OSSL_ENCODER_CTX (and X509_PUBKEY_set an OSSL_DECODER_CTX) per call, which costs more than the
- * token's own signature (bench/bench_evidence.c). EC named-curve and RSA keys take the cheap route
- * (public parameters read as key params, rebuilt as a built-in key); anything else falls back to
- * the encoders, so the bytes are the same either way (tests compare both). */
+ * token's own signature (bench/bench_evidence.c). EC named-curve and RSA keys take the cheap route:
+ * their public parameters, read as key params, are encoded by the ASN.1 templates (the SPKI) or
+ * rebuilt as a built-in public key (for X509_REQ_set_pubkey and CRMF); anything else falls back to
+ * the encoders. The bytes are the same either way (test_evidence compares them). */
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -29,32 +30,41 @@ ASN1_SEQUENCE(AF_RSA_PUB) = {
 } ASN1_SEQUENCE_END(AF_RSA_PUB)
 // clang-format on
 
+/* The curve (NID) and uncompressed point of an EC key, when it takes the cheap route: named
+ * curves and uncompressed points only (what keys have unless told otherwise): the encoder honours
+ * the other forms, and the point param is not always in the key's form. */
+static int ec_facts(EVP_PKEY *key, int *nid, unsigned char *point, size_t *plen)
+{
+    char group[64], enc[32];
+
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING, enc, sizeof(enc),
+                                       NULL) &&
+        strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0)
+        return 0;
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, enc,
+                                       sizeof(enc), NULL) &&
+        strcmp(enc, OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 0)
+        return 0;
+    if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                        NULL) ||
+        !EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
+                                         MAX_POINT, plen) ||
+        *plen == 0 || point[0] != POINT_CONVERSION_UNCOMPRESSED)
+        return 0;
+    if ((*nid = OBJ_sn2nid(group)) == NID_undef && (*nid = EC_curve_nist2nid(group)) == NID_undef)
+        return 0;
+    return 1;
+}
+
 static EVP_PKEY *ec_public(EVP_PKEY *key)
 {
     unsigned char point[MAX_POINT], params[32], *pp = params;
     const unsigned char *p;
-    char group[64], enc[32];
     size_t plen = 0;
     int nid, n;
     EVP_PKEY *pub;
 
-    /* Only named curves and uncompressed points (what keys have unless told otherwise): the
-     * encoder honours the other forms, and the point param is not always in the key's form. */
-    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING, enc, sizeof(enc),
-                                       NULL) &&
-        strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0)
-        return NULL;
-    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, enc,
-                                       sizeof(enc), NULL) &&
-        strcmp(enc, OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 0)
-        return NULL;
-    if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-                                        NULL) ||
-        !EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
-                                         sizeof(point), &plen) ||
-        plen == 0 || point[0] != POINT_CONVERSION_UNCOMPRESSED)
-        return NULL;
-    if ((nid = OBJ_sn2nid(group)) == NID_undef && (nid = EC_curve_nist2nid(group)) == NID_undef)
+    if (!ec_facts(key, &nid, point, &plen))
         return NULL;
     /* ECParameters (the curve's OID), then the point: a built-in EC key whose SPKI and
      * X509_PUBKEY are made by the ASN.1 code alone. */
@@ -72,24 +82,72 @@ static EVP_PKEY *ec_public(EVP_PKEY *key)
     return pub;
 }
 
-static EVP_PKEY *rsa_public(EVP_PKEY *key)
+/* RSAPublicKey DER of an RSA key (new buffer), 0 when the key does not give n and e. */
+static int rsa_public_der(EVP_PKEY *key, unsigned char **der)
 {
     AF_RSA_PUB rp = {NULL, NULL};
+    int n = 0;
+
+    *der = NULL;
+    if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &rp.n) &&
+        EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &rp.e))
+        n = ASN1_item_i2d((ASN1_VALUE *)&rp, der, ASN1_ITEM_rptr(AF_RSA_PUB));
+    BN_free(rp.n);
+    BN_free(rp.e);
+    return n > 0 ? n : 0;
+}
+
+static EVP_PKEY *rsa_public(EVP_PKEY *key)
+{
     unsigned char *der = NULL;
     const unsigned char *p;
     EVP_PKEY *pub = NULL;
     int n;
 
-    if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &rp.n) &&
-        EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &rp.e) &&
-        (n = ASN1_item_i2d((ASN1_VALUE *)&rp, &der, ASN1_ITEM_rptr(AF_RSA_PUB))) > 0) {
+    if ((n = rsa_public_der(key, &der)) > 0) {
         p = der;
         pub = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, n);
     }
     OPENSSL_free(der);
-    BN_free(rp.n);
-    BN_free(rp.e);
     return pub;
+}
+
+/* The SPKI DER straight from the public parameters: no key object (an EC group costs more than
+ * the encoding). 0 with no error left when there is no cheap route. */
+static int spki_from_params(EVP_PKEY *key, unsigned char **der, size_t *len)
+{
+    X509_PUBKEY *xpk = X509_PUBKEY_new();
+    unsigned char point[MAX_POINT], *enc = NULL;
+    size_t plen = 0;
+    int nid, n = 0, ok = 0;
+
+    ERR_set_mark();
+    if (xpk == NULL)
+        goto done;
+    if (EVP_PKEY_is_a(key, "EC")) {
+        if (!ec_facts(key, &nid, point, &plen) || (enc = OPENSSL_memdup(point, plen)) == NULL ||
+            !X509_PUBKEY_set0_param(xpk, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+                                    OBJ_nid2obj(nid), enc, (int)plen))
+            goto done;
+    } else if (EVP_PKEY_is_a(key, "RSA") && !EVP_PKEY_is_a(key, "RSA-PSS")) {
+        if ((n = rsa_public_der(key, &enc)) <= 0 ||
+            !X509_PUBKEY_set0_param(xpk, OBJ_nid2obj(NID_rsaEncryption), V_ASN1_NULL, NULL, enc,
+                                    n))
+            goto done;
+    } else {
+        goto done;
+    }
+    enc = NULL; /* owned by xpk now */
+    *der = NULL;
+    if ((n = i2d_X509_PUBKEY(xpk, der)) > 0) {
+        *len = (size_t)n;
+        ok = 1;
+    }
+done:
+    ERR_pop_to_mark();
+    OPENSSL_free(enc);
+    X509_PUBKEY_free(xpk);
+    return ok;
 }
 
 /* A new key holding key's public part, or NULL (no error left) when there is no cheap route. */
@@ -119,12 +177,12 @@ EVP_PKEY *af_ev_get1_public(EVP_PKEY *key)
 
 int af_ev_spki_der(EVP_PKEY *key, unsigned char **der, size_t *len)
 {
-    EVP_PKEY *pub = public_copy(key);
     int n;
 
+    if (spki_from_params(key, der, len))
+        return 1;
     *der = NULL;
-    n = i2d_PUBKEY(pub != NULL ? pub : key, der);
-    EVP_PKEY_free(pub);
+    n = i2d_PUBKEY(key, der);
     if (n <= 0) {
         ERR_clear_error();
         AF_ERR(AF_R_CRYPTO, "cannot encode the public key (SubjectPublicKeyInfo)");
