@@ -25,6 +25,14 @@ record() {
     results+=("$1=$2")
     [ "$2" = ok ] || [ "$2" = skipped ] || failed=1
 }
+# keep_going DIR: the native build tool's keep-going flag for the generator DIR was configured with
+keep_going() {
+    if grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja' "$1/CMakeCache.txt" 2>/dev/null; then
+        echo "-k 0"
+    else
+        echo "-k"
+    fi
+}
 has_stage() { [[ " $stages " == *" $1 "* ]]; }
 # run_stage NAME CMD...: runs CMD, records ok/FAIL with its duration
 run_stage() {
@@ -51,8 +59,10 @@ if has_stage build || has_stage ctest; then
     run_stage configure cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DAF_WERROR=ON \
         -DAF_SANITIZE=OFF -DAF_FUZZ=OFF -DAF_TESTS=ON
     if [ "${results[-1]}" = configure=ok ]; then
-        run_stage build cmake --build build -j"$jobs"
-        [ "${results[-1]}" = build=ok ] && main_built=1
+        # -k: a target that fails to build does not stop the others, so the tests that could be
+        # built still run and report (the build stage stays FAIL).
+        run_stage build cmake --build build -j"$jobs" -- $(keep_going build)
+        main_built=1
     fi
 fi
 if has_stage ctest; then
@@ -60,7 +70,7 @@ if has_stage ctest; then
         # Serial: the token and cli tests share one fresh token per run.
         run_stage ctest ctest --test-dir build --output-on-failure
     else
-        record ctest skipped-build-failed
+        record ctest skipped-configure-failed
     fi
 fi
 
@@ -70,8 +80,8 @@ if has_stage asan; then
     run_stage asan-configure cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAF_WERROR=ON \
         -DAF_SANITIZE=ON -DAF_FUZZ=OFF -DAF_TESTS=ON
     if [ "${results[-1]}" = asan-configure=ok ]; then
-        run_stage asan-build cmake --build build-asan -j"$jobs"
-        [ "${results[-1]}" = asan-build=ok ] && asan_built=1
+        run_stage asan-build cmake --build build-asan -j"$jobs" -- $(keep_going build-asan)
+        asan_built=1
     fi
     if [ "$asan_built" = 1 ]; then
         # CTest passes ASAN_OPTIONS per test; LSAN_OPTIONS is ours. fast_unwind_on_malloc=0: the
@@ -83,8 +93,8 @@ if has_stage asan; then
         LSAN_OPTIONS="fast_unwind_on_malloc=0:suppressions=$root/tests/lsan.supp:print_suppressions=0" \
             run_stage asan-token ctest --test-dir build-asan --output-on-failure -L token
     else
-        record asan-unit skipped-build-failed
-        record asan-token skipped-build-failed
+        record asan-unit skipped-configure-failed
+        record asan-token skipped-configure-failed
     fi
 fi
 
