@@ -328,6 +328,64 @@ static void test_claims_equal_token_facts(void)
     EVP_PKEY_free(ak);
 }
 
+/* Token subject keys of each type: the spki claim and the CSR's SubjectPublicKeyInfo (made from
+ * the key params, without OpenSSL's encoders) are the bytes i2d_PUBKEY gives through attfresh's
+ * encoder path, and the CSR's public key is the token key's. */
+static void test_subject_spki(void)
+{
+    static const struct {
+        const char *alg, *group;
+        size_t bits;
+        const char *tag;
+    } keys[] = {{"EC", "P-256", 0, "p256"},
+                {"EC", "P-384", 0, "p384"},
+                {"RSA", NULL, 2048, "rsa"},
+                {"ED25519", NULL, 0, "ed"}};
+    char label[64];
+    EVP_PKEY *ak;
+    X509 *akc;
+    size_t i;
+
+    snprintf(label, sizeof(label), "%s-spki-ak", prefix);
+    ak = gen("EC", "P-256", 0, label);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ak);
+    akc = ak_cert_for(ak);
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        EVP_PKEY *key;
+        AF_EVIDENCE *ev = NULL;
+        AF_KEY_CLAIMS kc;
+        X509_REQ *req;
+        unsigned char *want = NULL, *inreq = NULL;
+        int want_len, req_len;
+
+        snprintf(label, sizeof(label), "%s-spki-%s", prefix, keys[i].tag);
+        key = gen(keys[i].alg, keys[i].group, keys[i].bits, label);
+        CU_ASSERT_PTR_NOT_NULL(key);
+        if (key == NULL)
+            continue;
+        want_len = i2d_PUBKEY(key, &want);
+        CU_ASSERT_FATAL(want_len > 0);
+        req = attested_csr(key, ak, akc, 0, NULL, &ev);
+        CU_ASSERT_FATAL(req != NULL && ev != NULL);
+        CU_ASSERT_FATAL(af_evidence_get_key(ev, 0, &kc));
+        CU_ASSERT_TRUE(kc.spki_len == (size_t)want_len &&
+                       memcmp(kc.spki, want, (size_t)want_len) == 0);
+        req_len = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &inreq);
+        CU_ASSERT_TRUE(req_len == want_len && memcmp(inreq, want, (size_t)want_len) == 0);
+        CU_ASSERT_EQUAL(EVP_PKEY_eq(X509_REQ_get0_pubkey(req), key), 1);
+        CU_ASSERT_EQUAL(X509_REQ_verify(req, X509_REQ_get0_pubkey(req)), 1);
+        ERR_clear_error();
+        af_key_claims_clear(&kc);
+        OPENSSL_free(inreq);
+        OPENSSL_free(want);
+        X509_REQ_free(req);
+        af_evidence_free(ev);
+        EVP_PKEY_free(key);
+    }
+    X509_free(akc);
+    EVP_PKEY_free(ak);
+}
+
 static void test_ak_algorithms(void)
 {
     static const struct {
@@ -438,4 +496,5 @@ AF_TEST_MAIN("evidence-token", setup, teardown,
              {"claims equal the token's facts; default policy passes",
               test_claims_equal_token_facts},
              {"AK algorithms in the token", test_ak_algorithms},
+             {"subject key SPKI (EC, RSA, Ed25519) equals the encoder's", test_subject_spki},
              {"extractable token key refused by the default policy", test_extractable_token_key})
