@@ -83,7 +83,7 @@ show "${prio[@]}" hyperfine -N --style basic --warmup 5 --runs "$runs" --export-
     -n "req file key (no provider config)" "env OPENSSL_CONF=/dev/null ${req[*]} -key $tmp/file-ec.pem" \
     -n "req file key (attfresh configured)" "env OPENSSL_CONF=$conf ${req[*]} -key $tmp/file-ec.pem" \
     -n "req token key (through attfresh)" "env OPENSSL_CONF=$conf ${req[*]} -key $ec_uri" \
-    -n "raw PKCS#11 floor (load,init,login,sign)" "$build/bench/bench_req_floor ${floor[*]}" \
+    -n "raw PKCS#11 floor (load+init+login+sign)" "$build/bench/bench_req_floor ${floor[*]}" \
     -n "raw PKCS#11 floor program start-up" "$build/bench/bench_req_floor ${floor[*]} --baseline" \
     >/dev/null
 show "${prio[@]}" hyperfine -N --style basic --warmup 10 --runs $((runs * 3)) --export-csv "$out/startup.csv" \
