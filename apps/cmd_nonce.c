@@ -250,7 +250,7 @@ static int make_item(int argc, char **argv, int *i, const make_opts *mo, af_nonc
                                      : af_nonce_resp_item_set1_type(rs, type)))
         return af_app_fail("nonce make: --type");
     if (info != NULL) {
-        int k;
+        int k = 0;
 
         if ((r = read_info(info, kind, f, &k, &buf, &blen)) != AF_EXIT_OK)
             return r;
