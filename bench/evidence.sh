@@ -38,7 +38,7 @@ if [ "${CALLGRIND:-0}" = 1 ]; then
     echo "callgrind: instructions per operation (Ir / $cg_n), collected inside the timed loops only"
     printf '%-6s %-10s %12s\n' keys operation Ir/op
     for set in token soft; do
-        for op in sign sigverify attest csr verify; do
+        for op in sign sigverify attest csr verify verify-new; do
             f=$tmp/cg.$set.$op
             valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$f" \
                 "$build/bench/bench_evidence" --conf "$conf" --set "$set" --only "$op" \

@@ -237,6 +237,14 @@ int af_nonce_cb_expected(const unsigned char *nonce, size_t len, void *arg, char
 
 AF_VERIFY *af_verify_new(OSSL_LIB_CTX *libctx, const char *propq);
 void af_verify_free(AF_VERIFY *v);
+/* For an RA that verifies many requests: configure one prototype (anchors, policy, keyId
+ * callback) once, then make a verifier per request from it - cheap, and it shares the
+ * prototype's trust store and its cache of AK certificates already proven to chain to an anchor
+ * (by their exact bytes; used only while every certificate of that chain is valid, so the chain
+ * verification runs once per AK instead of once per request). The nonce callback is not copied:
+ * set it per request. Trust must be added to the prototype (a derived verifier refuses it);
+ * prototype and derived verifiers may be freed in any order and used from different threads. */
+AF_VERIFY *af_verify_new_from(const AF_VERIFY *proto);
 /* AK trust anchors (references kept); a PEM file may hold several certificates. */
 int af_verify_add1_trust(AF_VERIFY *v, X509 *anchor);
 int af_verify_load_trust(AF_VERIFY *v, const char *path);

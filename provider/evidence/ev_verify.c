@@ -11,11 +11,34 @@
 #include "attfresh/err.h"
 #include "evidence/ev_local.h"
 
+/* AK certificates already proven to chain to an anchor, by their exact DER, with the chain that
+ * proved it: an RA sees the same AK in every enrollment of a station, and re-verifying its chain
+ * (an ECDSA verification plus path building) costs more than a token signature. An entry is used
+ * only while every certificate of its chain is within its validity at the verification time;
+ * anchors are only ever added, so a proven chain stays proven. Shared (reference-counted, locked)
+ * between a prototype verifier and those made from it with af_verify_new_from. */
+#define AK_CACHE_MAX 256
+
+typedef struct {
+    unsigned char *der;
+    size_t len;
+    STACK_OF(X509) * chain;
+} AK_PROVEN;
+
+typedef struct {
+    CRYPTO_RWLOCK *lock;
+    int refs;
+    size_t n;
+    AK_PROVEN ent[AK_CACHE_MAX];
+} AK_CACHE;
+
 struct af_verify_st {
     OSSL_LIB_CTX *libctx;
     char *propq;
     STACK_OF(X509) * anchors;
     X509_STORE *store; /* the anchors, built as they are added: shared by every verification */
+    AK_CACHE *cache;
+    int derived; /* made by af_verify_new_from: anchors belong to the prototype */
     af_nonce_cb nonce_cb;
     void *nonce_arg;
     af_keyid_cb keyid_cb;
@@ -43,12 +66,92 @@ int af_nonce_cb_expected(const unsigned char *nonce, size_t len, void *arg, char
     return 1;
 }
 
+static AK_CACHE *ak_cache_new(void)
+{
+    AK_CACHE *c = OPENSSL_zalloc(sizeof(*c));
+
+    if (c != NULL && (c->lock = CRYPTO_THREAD_lock_new()) == NULL) {
+        OPENSSL_free(c);
+        return NULL;
+    }
+    if (c != NULL)
+        c->refs = 1;
+    return c;
+}
+
+static void ak_cache_free(AK_CACHE *c)
+{
+    int left = 0;
+    size_t i;
+
+    if (c == NULL || !CRYPTO_atomic_add(&c->refs, -1, &left, c->lock) || left > 0)
+        return;
+    for (i = 0; i < c->n; i++) {
+        OPENSSL_free(c->ent[i].der);
+        sk_X509_pop_free(c->ent[i].chain, X509_free);
+    }
+    CRYPTO_THREAD_lock_free(c->lock);
+    OPENSSL_free(c);
+}
+
+/* 1 when cert has been proven and every certificate of that chain is valid at when. */
+static int ak_cache_hit(AK_CACHE *c, const unsigned char *der, size_t len, time_t when)
+{
+    size_t i;
+    int j, hit = 0;
+
+    if (!CRYPTO_THREAD_read_lock(c->lock))
+        return 0;
+    for (i = 0; i < c->n && !hit; i++) {
+        const AK_PROVEN *e = &c->ent[i];
+
+        if (e->len != len || memcmp(e->der, der, len) != 0)
+            continue;
+        hit = 1;
+        for (j = 0; j < sk_X509_num(e->chain); j++) {
+            X509 *x = sk_X509_value(e->chain, j);
+
+            if (X509_cmp_time(X509_get0_notBefore(x), &when) >= 0 ||
+                X509_cmp_time(X509_get0_notAfter(x), &when) <= 0)
+                hit = 0;
+        }
+    }
+    CRYPTO_THREAD_unlock(c->lock);
+    return hit;
+}
+
+/* Remembers a proven chain (references taken); a full cache keeps what it has. */
+static void ak_cache_add(AK_CACHE *c, const unsigned char *der, size_t len, STACK_OF(X509) * chain)
+{
+    AK_PROVEN e = {NULL, len, NULL};
+    size_t i;
+
+    if ((e.der = OPENSSL_memdup(der, len)) == NULL ||
+        (e.chain = X509_chain_up_ref(chain)) == NULL || !CRYPTO_THREAD_write_lock(c->lock)) {
+        OPENSSL_free(e.der);
+        sk_X509_pop_free(e.chain, X509_free);
+        return;
+    }
+    for (i = 0; i < c->n; i++)
+        if (c->ent[i].len == len && memcmp(c->ent[i].der, der, len) == 0)
+            break;
+    if (i == c->n && c->n < AK_CACHE_MAX) {
+        c->ent[c->n++] = e;
+        e.der = NULL;
+        e.chain = NULL;
+    }
+    CRYPTO_THREAD_unlock(c->lock);
+    OPENSSL_free(e.der);
+    sk_X509_pop_free(e.chain, X509_free);
+}
+
 AF_VERIFY *af_verify_new(OSSL_LIB_CTX *libctx, const char *propq)
 {
     AF_VERIFY *v = OPENSSL_zalloc(sizeof(*v));
 
     if (v == NULL || (v->anchors = sk_X509_new_null()) == NULL ||
         (v->store = X509_STORE_new()) == NULL || (v->policy = af_policy_new()) == NULL ||
+        (v->cache = ak_cache_new()) == NULL ||
         (propq != NULL && (v->propq = OPENSSL_strdup(propq)) == NULL)) {
         af_verify_free(v);
         AF_ERR(AF_R_MALLOC, "verifier");
@@ -58,10 +161,44 @@ AF_VERIFY *af_verify_new(OSSL_LIB_CTX *libctx, const char *propq)
     return v;
 }
 
+AF_VERIFY *af_verify_new_from(const AF_VERIFY *proto)
+{
+    AF_VERIFY *v;
+    int left = 0;
+
+    if (proto == NULL) {
+        AF_ERR(AF_R_INVALID_ARGUMENT, "no prototype verifier");
+        return NULL;
+    }
+    if ((v = OPENSSL_zalloc(sizeof(*v))) == NULL ||
+        (v->anchors = X509_chain_up_ref(proto->anchors)) == NULL ||
+        (v->policy = af_policy_dup(proto->policy)) == NULL ||
+        (proto->propq != NULL && (v->propq = OPENSSL_strdup(proto->propq)) == NULL) ||
+        !X509_STORE_up_ref(proto->store)) {
+        af_verify_free(v);
+        AF_ERR(AF_R_MALLOC, "verifier");
+        return NULL;
+    }
+    v->store = proto->store;
+    if (!CRYPTO_atomic_add(&proto->cache->refs, 1, &left, proto->cache->lock)) {
+        af_verify_free(v);
+        AF_ERR(AF_R_INTERNAL, "verifier cache reference");
+        return NULL;
+    }
+    v->cache = proto->cache;
+    v->libctx = proto->libctx;
+    v->keyid_cb = proto->keyid_cb;
+    v->keyid_arg = proto->keyid_arg;
+    v->when = proto->when;
+    v->derived = 1;
+    return v;
+}
+
 void af_verify_free(AF_VERIFY *v)
 {
     if (v == NULL)
         return;
+    ak_cache_free(v->cache);
     sk_X509_pop_free(v->anchors, X509_free);
     X509_STORE_free(v->store);
     af_policy_free(v->policy);
@@ -71,6 +208,11 @@ void af_verify_free(AF_VERIFY *v)
 
 int af_verify_add1_trust(AF_VERIFY *v, X509 *anchor)
 {
+    if (v != NULL && v->derived) {
+        AF_ERR(AF_R_INVALID_ARGUMENT, "a verifier made from a prototype shares its anchors: add "
+                                      "trust to the prototype");
+        return 0;
+    }
     if (v == NULL || anchor == NULL || !X509_add_cert(v->anchors, anchor, X509_ADD_FLAG_UP_REF) ||
         !X509_STORE_add_cert(v->store, anchor)) {
         AF_ERR(AF_R_INVALID_ARGUMENT, "cannot add the trust anchor");
@@ -382,11 +524,18 @@ static int chain_ok(AF_VERIFY *v, X509 *cert, STACK_OF(X509) * untrusted,
 {
     X509_STORE_CTX *sctx = NULL;
     STACK_OF(X509) *chain = NULL;
-    int ok = 0;
+    unsigned char *der = NULL;
+    time_t when = v->when != 0 ? v->when : time(NULL);
+    int ok = 0, dlen;
 
     if (sk_X509_num(v->anchors) == 0) {
         snprintf(why, whysize, "no AK trust anchors configured");
         return 0;
+    }
+    /* the certificate's bytes as received (a decoded X509 keeps them) */
+    if ((dlen = i2d_X509(cert, &der)) > 0 && ak_cache_hit(v->cache, der, (size_t)dlen, when)) {
+        OPENSSL_free(der);
+        return 1;
     }
     if ((sctx = X509_STORE_CTX_new_ex(v->libctx, v->propq)) == NULL ||
         (chain = sk_X509_new_null()) == NULL ||
@@ -404,6 +553,8 @@ static int chain_ok(AF_VERIFY *v, X509 *cert, STACK_OF(X509) * untrusted,
         X509_STORE_CTX_set_time(sctx, 0, v->when);
     if (X509_verify_cert(sctx) > 0) {
         ok = 1;
+        if (dlen > 0)
+            ak_cache_add(v->cache, der, (size_t)dlen, X509_STORE_CTX_get0_chain(sctx));
     } else {
         int err = X509_STORE_CTX_get_error(sctx);
 
@@ -412,6 +563,7 @@ static int chain_ok(AF_VERIFY *v, X509 *cert, STACK_OF(X509) * untrusted,
     }
 done:
     ERR_clear_error();
+    OPENSSL_free(der);
     sk_X509_pop_free(chain, X509_free);
     X509_STORE_CTX_free(sctx);
     return ok;

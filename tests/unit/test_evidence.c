@@ -554,6 +554,63 @@ static void test_spki_without_encoder(void)
     }
 }
 
+/* One verification with v; returns the ak-chain status. */
+static af_check_status ak_chain_with(AF_VERIFY *v, X509 *akc)
+{
+    AF_EVIDENCE *ev = make_evidence(ak_key, akc, subj_key, NONCE);
+    X509_REQ *req = make_csr(subj_key, ev);
+    AF_CHECKS *c = af_checks_new();
+    AF_EXPECTED_NONCE want = {NONCE, sizeof(NONCE)};
+    af_check_status st;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(req);
+    af_verify_set_nonce_cb(v, af_nonce_cb_expected, &want);
+    af_csr_verify(v, req, c);
+    st = status_of(c, AF_CHECK_AK_CHAIN);
+    af_checks_free(c);
+    X509_REQ_free(req);
+    af_evidence_free(ev);
+    return st;
+}
+
+/* The prototype verifier an RA keeps, the verifiers made from it per request, and their shared
+ * cache of proven AK chains: a proven AK passes again, another AK is still refused, and an AK
+ * whose certificate has expired since is refused (the cache never outlives validity). */
+static void test_verifier_prototype(void)
+{
+    AF_VERIFY *proto = af_verify_new(NULL, NULL), *v1, *v2;
+    AF_POLICY *p = af_policy_new();
+    time_t later = time(NULL) + 2 * 86400; /* after ak_cert's notAfter */
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(proto);
+    CU_ASSERT_TRUE(af_policy_parse(p, "missing=accept", 14));
+    CU_ASSERT_TRUE(af_verify_set_policy(proto, p));
+    CU_ASSERT_TRUE(af_verify_add1_trust(proto, ca_cert));
+    v1 = af_verify_new_from(proto);
+    v2 = af_verify_new_from(proto);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v2);
+    /* anchors belong to the prototype */
+    CU_ASSERT_FALSE(af_verify_add1_trust(v1, ca2_cert));
+    ERR_clear_error();
+    CU_ASSERT_EQUAL(ak_chain_with(v1, ak_cert), AF_CHECK_PASS);
+    /* v2 finds it proven; the prototype's policy came along (software keys pass) */
+    CU_ASSERT_EQUAL(ak_chain_with(v2, ak_cert), AF_CHECK_PASS);
+    CU_ASSERT_EQUAL(ak_chain_with(proto, ak_cert), AF_CHECK_PASS);
+    /* an AK of another CA is not trusted because some AK was */
+    CU_ASSERT_EQUAL(ak_chain_with(v2, ak_cert_ca2), AF_CHECK_FAIL);
+    /* expired since it was proven */
+    af_verify_set_time(v1, later);
+    CU_ASSERT_EQUAL(ak_chain_with(v1, ak_cert), AF_CHECK_FAIL);
+    af_verify_free(proto); /* derived verifiers outlive their prototype */
+    CU_ASSERT_EQUAL(ak_chain_with(v2, ak_cert), AF_CHECK_PASS);
+    CU_ASSERT_PTR_NULL(af_verify_new_from(NULL));
+    ERR_clear_error();
+    af_verify_free(v1);
+    af_verify_free(v2);
+    af_policy_free(p);
+}
+
 static void test_crmf(void)
 {
     AF_EVIDENCE *ev = make_evidence(ak_key, ak_cert, subj_key, NONCE);
@@ -1266,6 +1323,7 @@ AF_TEST_MAIN(
     {"AK algorithms: P-256, P-384, RSA, RSA-PSS, Ed25519", test_algorithms},
     {"subject key types", test_subject_key_types},
     {"SPKI without encoders equals i2d_PUBKEY (EC, RSA, fallbacks)", test_spki_without_encoder},
+    {"verifier prototype, per-request verifiers, proven-AK cache", test_verifier_prototype},
     {"CRMF CertReqMsg", test_crmf},
     {"reject: flipped signature byte", test_flipped_signature},
     {"reject: changed nonce", test_changed_nonce},
