@@ -229,12 +229,13 @@ static json_t *cbor_to_json_item(const cbor_item_t *c)
         return o;
     }
     case CBOR_TYPE_FLOAT_CTRL:
+        /* floats first: libcbor 0.8 asserts when cbor_is_bool/cbor_is_null see a float */
+        if (!cbor_float_ctrl_is_ctrl(c))
+            return json_real(cbor_float_get_float(c));
         if (cbor_is_bool(c))
             return json_boolean(cbor_get_bool(c));
         if (cbor_is_null(c))
             return json_null();
-        if (!cbor_float_ctrl_is_ctrl(c))
-            return json_real(cbor_float_get_float(c));
         break;
     default:
         break;

@@ -339,6 +339,9 @@ static void test_any_rule(void)
     CU_ASSERT_TRUE(convert_eq(AF_NONCE_ANY_CBOR, "a16161850121f5f66178", AF_NONCE_ANY_JSON,
                               "{\"a\":[1,-2,true,null,\"x\"]}"));
     CU_ASSERT_TRUE(convert_eq(AF_NONCE_ANY_CBOR, "43010203", AF_NONCE_ANY_JSON, "\"AQID\""));
+    /* floats next to simple values (fuzzer finding: libcbor asserts on cbor_is_bool(float)) */
+    CU_ASSERT_TRUE(
+        convert_eq(AF_NONCE_ANY_CBOR, "83f93e00f5f6", AF_NONCE_ANY_JSON, "[1.5,true,null]"));
     /* a tag has no JSON form */
     {
         unsigned char tag[] = {0xc1, 0x01}, *out = NULL;
