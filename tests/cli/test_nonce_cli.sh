@@ -150,7 +150,7 @@ expect_fail "no direction" 2 "say --request or --response" bash -c '"$0" nonce m
 expect_fail "unknown option" 2 "unknown option" af nonce make --request --bogus 1
 expect_fail "wrap with json" 2 "--wrap goes with --format der" \
     af nonce make --request --format json --wrap itav
-expect_fail "unknown subcommand" 2 "unknown subcommand" bash -c '"$0" nonce frob 2>&1 >/dev/null | head -1 >&2; exit ${PIPESTATUS[0]}' "$AF_CMD"
+expect_fail "unknown subcommand" 2 "unknown subcommand" bash -c '"$0" nonce frob 2>&1 >/dev/null | { head -1 >&2; cat >/dev/null; }; exit ${PIPESTATUS[0]}' "$AF_CMD"
 
 # ---- atomic output: a failed make leaves an existing file alone ---------------------------------------
 echo keep >"$work/keep"
