@@ -277,6 +277,12 @@ int af_bundle_statement_type(const AF_BUNDLE *b, size_t i)
 
 AF_EVIDENCE *af_bundle_get1_evidence(const AF_BUNDLE *b, size_t i)
 {
+    return af_ev_bundle_get1_evidence_find(b, i, NULL, NULL);
+}
+
+AF_EVIDENCE *af_ev_bundle_get1_evidence_find(const AF_BUNDLE *b, size_t i, af_ev_cert_find find,
+                                             void *arg)
+{
     const AF_ATT_STATEMENT *st;
 
     if (b == NULL || i >= (size_t)sk_AF_ATT_STATEMENT_num(b->statements)) {
@@ -292,8 +298,8 @@ AF_EVIDENCE *af_bundle_get1_evidence(const AF_BUNDLE *b, size_t i)
         AF_ERR(AF_R_EVIDENCE_DECODE, "statement %zu: Evidence is not a SEQUENCE", i);
         return NULL;
     }
-    return af_evidence_from_der(ASN1_STRING_get0_data(st->stmt->value.sequence),
-                                (size_t)ASN1_STRING_length(st->stmt->value.sequence));
+    return af_ev_from_der_find(ASN1_STRING_get0_data(st->stmt->value.sequence),
+                               (size_t)ASN1_STRING_length(st->stmt->value.sequence), find, arg);
 }
 
 STACK_OF(X509) * af_bundle_get1_certs(const AF_BUNDLE *b)

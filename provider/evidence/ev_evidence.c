@@ -69,6 +69,94 @@ AF_EVIDENCE *af_evidence_from_der(const unsigned char *der, size_t len)
     return ev;
 }
 
+/* One sid.certificate: the holder's object for these exact bytes, or the bytes decoded - DER only
+ * (re-encoding gives them back) and nothing after it. NULL when they are no certificate. */
+static X509 *sid_cert(const ASN1_STRING *raw, af_ev_cert_find find, void *arg)
+{
+    const unsigned char *der = ASN1_STRING_get0_data(raw), *p = der;
+    size_t len = (size_t)ASN1_STRING_length(raw);
+    unsigned char *re = NULL;
+    X509 *x;
+    int n;
+
+    if ((x = find(der, len, arg)) != NULL)
+        return x;
+    if ((x = d2i_X509(NULL, &p, (long)len)) == NULL || (size_t)(p - der) != len ||
+        (n = i2d_X509(x, &re)) <= 0 || (size_t)n != len || memcmp(re, der, len) != 0) {
+        X509_free(x);
+        x = NULL;
+    }
+    OPENSSL_free(re);
+    return x;
+}
+
+/* The raw reading turned into an AF_EVIDENCE (fields moved out of raw). NULL when a certificate
+ * does not decode: the caller then takes the ordinary path, which reports why. */
+static AF_EVIDENCE *from_raw(AF_EVIDENCE_RAW *raw, af_ev_cert_find find, void *arg)
+{
+    AF_EVIDENCE *ev = (AF_EVIDENCE *)ASN1_item_new(ASN1_ITEM_rptr(AF_EVIDENCE));
+    int i;
+
+    if (ev == NULL)
+        return NULL;
+    AF_EV_TBS_free(ev->tbs);
+    ev->tbs = raw->tbs;
+    raw->tbs = NULL;
+    ev->intermediates = raw->intermediates;
+    raw->intermediates = NULL;
+    for (i = 0; i < sk_AF_EV_SIGBLOCK_RAW_num(raw->sigs); i++) {
+        AF_EV_SIGBLOCK_RAW *r = sk_AF_EV_SIGBLOCK_RAW_value(raw->sigs, i);
+        AF_EV_SIGBLOCK *sb = AF_EV_SIGBLOCK_new();
+
+        if (sb == NULL || !sk_AF_EV_SIGBLOCK_push(ev->sigs, sb)) {
+            AF_EV_SIGBLOCK_free(sb);
+            goto err;
+        }
+        if (r->sid->cert != NULL && (sb->sid->cert = sid_cert(r->sid->cert, find, arg)) == NULL)
+            goto err;
+        sb->sid->keyid = r->sid->keyid;
+        r->sid->keyid = NULL;
+        sb->sid->spki = r->sid->spki;
+        r->sid->spki = NULL;
+        X509_ALGOR_free(sb->alg);
+        sb->alg = r->alg;
+        r->alg = NULL;
+        ASN1_OCTET_STRING_free(sb->value);
+        sb->value = r->value;
+        r->value = NULL;
+    }
+    return ev;
+err:
+    af_evidence_free(ev);
+    return NULL;
+}
+
+AF_EVIDENCE *af_ev_from_der_find(const unsigned char *der, size_t len, af_ev_cert_find find,
+                                 void *arg)
+{
+    AF_EVIDENCE_RAW *raw;
+    AF_EVIDENCE *ev = NULL;
+
+    if (find == NULL || len > AF_EVIDENCE_MAX_DER)
+        return af_evidence_from_der(der, len);
+    /* The same strict reading with the certificates as bytes; anything unusual (the IMPLICIT
+     * [0] form, a decode error, a certificate that does not decode) takes the ordinary path. */
+    ERR_set_mark();
+    raw = (AF_EVIDENCE_RAW *)af_ev_d2i_strict(ASN1_ITEM_rptr(AF_EVIDENCE_RAW), der, len,
+                                              "Evidence");
+    if (raw != NULL)
+        ev = from_raw(raw, find, arg);
+    ASN1_item_free((ASN1_VALUE *)raw, ASN1_ITEM_rptr(AF_EVIDENCE_RAW));
+    ERR_pop_to_mark();
+    if (ev == NULL)
+        return af_evidence_from_der(der, len);
+    if (!within_bounds(ev)) {
+        af_evidence_free(ev);
+        return NULL;
+    }
+    return ev;
+}
+
 int af_evidence_to_der(const AF_EVIDENCE *ev, unsigned char **der, size_t *len)
 {
     int n;

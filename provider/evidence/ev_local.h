@@ -46,6 +46,28 @@ struct af_evidence_st {
     STACK_OF(X509) * intermediates; /* [0] OPTIONAL: read (both tag forms), never written */
 };
 
+/* The same Evidence with each sid.certificate kept as its bytes (the whole Certificate TLV): the
+ * verifier's decode, which does not decode again a certificate it already holds (OpenSSL 3.0
+ * decodes every certificate's public key through a new OSSL_DECODER_CTX). */
+typedef struct {
+    ASN1_OCTET_STRING *keyid;
+    X509_PUBKEY *spki;
+    ASN1_STRING *cert; /* V_ASN1_SEQUENCE, the TLV as received */
+} AF_EV_SID_RAW;
+
+typedef struct {
+    AF_EV_SID_RAW *sid;
+    X509_ALGOR *alg;
+    ASN1_OCTET_STRING *value;
+} AF_EV_SIGBLOCK_RAW;
+DEFINE_STACK_OF(AF_EV_SIGBLOCK_RAW)
+
+typedef struct {
+    AF_EV_TBS *tbs;
+    STACK_OF(AF_EV_SIGBLOCK_RAW) * sigs;
+    STACK_OF(X509) * intermediates;
+} AF_EVIDENCE_RAW;
+
 DECLARE_ASN1_FUNCTIONS(AF_EV_CLAIM)
 DECLARE_ASN1_FUNCTIONS(AF_EV_ELEMENT)
 DECLARE_ASN1_FUNCTIONS(AF_EV_TBS)
@@ -53,6 +75,9 @@ DECLARE_ASN1_FUNCTIONS(AF_EV_SID)
 DECLARE_ASN1_FUNCTIONS(AF_EV_SIGBLOCK)
 DECLARE_ASN1_ITEM(AF_EVIDENCE)
 DECLARE_ASN1_ITEM(AF_EVIDENCE_IMP)
+DECLARE_ASN1_ITEM(AF_EV_SID_RAW)
+DECLARE_ASN1_ITEM(AF_EV_SIGBLOCK_RAW)
+DECLARE_ASN1_ITEM(AF_EVIDENCE_RAW)
 
 /* ---- csr-attestation (IMPLICIT TAGS) -------------------------------------------------------- */
 typedef struct {
@@ -131,6 +156,15 @@ ASN1_TYPE *af_ev_purposes_encode(unsigned int caps);
 /* Policy helpers (ev_policy.c). af_policy_check writes the reason into why on failure. */
 AF_POLICY *af_policy_dup(const AF_POLICY *p);
 int af_policy_check(const AF_POLICY *p, const AF_KEY_CLAIMS *kc, char *why, size_t whysize);
+
+/* The verifier's Evidence decode (ev_evidence.c, ev_bundle.c): find (may be NULL) returns a new
+ * reference to a certificate it holds whose DER is exactly [der, der+len), else NULL; any other
+ * certificate is decoded. Same result and errors as af_evidence_from_der. */
+typedef X509 *(*af_ev_cert_find)(const unsigned char *der, size_t len, void *arg);
+AF_EVIDENCE *af_ev_from_der_find(const unsigned char *der, size_t len, af_ev_cert_find find,
+                                 void *arg);
+AF_EVIDENCE *af_ev_bundle_get1_evidence_find(const AF_BUNDLE *b, size_t i, af_ev_cert_find find,
+                                             void *arg);
 
 /* SubjectPublicKeyInfo helpers (ev_spki.c), cheap for EC named-curve and RSA keys of any
  * provider. af_ev_spki_der: the DER SPKI of key (new buffer), the same bytes as i2d_PUBKEY.

@@ -120,6 +120,25 @@ static int ak_cache_hit(AK_CACHE *c, const unsigned char *der, size_t len, time_
     return hit;
 }
 
+/* af_ev_cert_find over the cache: the certificate object decoded when it was proven. */
+static X509 *ak_cache_find(const unsigned char *der, size_t len, void *arg)
+{
+    AK_CACHE *c = arg;
+    X509 *x = NULL;
+    size_t i;
+
+    if (!CRYPTO_THREAD_read_lock(c->lock))
+        return NULL;
+    for (i = 0; i < c->n && x == NULL; i++)
+        if (c->ent[i].len == len && memcmp(c->ent[i].der, der, len) == 0) {
+            x = sk_X509_value(c->ent[i].chain, 0);
+            if (x != NULL && !X509_up_ref(x))
+                x = NULL;
+        }
+    CRYPTO_THREAD_unlock(c->lock);
+    return x;
+}
+
 /* Remembers a proven chain (references taken); a full cache keeps what it has. */
 static void ak_cache_add(AK_CACHE *c, const unsigned char *der, size_t len, STACK_OF(X509) * chain)
 {
@@ -865,7 +884,8 @@ static int check_bundle(AF_VERIFY *v, const unsigned char *der, size_t len,
     af_checks_add(out, AF_CHECK_BUNDLE, AF_CHECK_PASS, "%zu statement(s), %d certificate(s)",
                   af_bundle_statement_count(b),
                   b->certs != NULL ? sk_AF_CERT_CHOICE_num(b->certs) : 0);
-    if ((ev = af_bundle_get1_evidence(b, evidx)) == NULL) {
+    /* an AK certificate proven before is taken from the cache, not decoded again */
+    if ((ev = af_ev_bundle_get1_evidence_find(b, evidx, ak_cache_find, v->cache)) == NULL) {
         error_detail(why, sizeof(why));
         af_checks_add(out, AF_CHECK_EVIDENCE_DECODE, AF_CHECK_FAIL, "%s", why);
         goto done;

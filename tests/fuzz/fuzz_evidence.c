@@ -1,7 +1,8 @@
 /* fuzz_evidence.c - libFuzzer target for the attestation decoders: PKIX Evidence (both readings of
  * intermediateCertificates), AttestationBundle, the earlier EvidenceBundle layouts, and the
  * verifier's rules over whatever decodes. What decodes must re-encode to the same bytes and
- * decode again. */
+ * decode again, and the verifier's reading (certificates taken as bytes first) must accept and
+ * give exactly what the ordinary reading does. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <openssl/err.h>
 
 #include "attfresh/evidence.h"
+#include "evidence/ev_local.h"
 
 static BIO *sink;
 static AF_VERIFY *verifier;
@@ -53,6 +55,31 @@ static void exercise_evidence(const AF_EVIDENCE *ev)
     af_checks_free(c);
 }
 
+/* the verifier's reading with nothing cached: every certificate decoded from its bytes */
+static X509 *find_none(const unsigned char *der, size_t len, void *arg)
+{
+    (void)der;
+    (void)len;
+    (void)arg;
+    return NULL;
+}
+
+static void same_as_ordinary(const AF_EVIDENCE *ev, const uint8_t *data, size_t size)
+{
+    AF_EVIDENCE *ev2 = af_ev_from_der_find(data, size, find_none, NULL);
+    unsigned char *a = NULL, *b = NULL;
+    size_t alen = 0, blen = 0;
+
+    if ((ev == NULL) != (ev2 == NULL))
+        abort();
+    if (ev != NULL && (!af_evidence_to_der(ev, &a, &alen) || !af_evidence_to_der(ev2, &b, &blen) ||
+                       alen != blen || memcmp(a, b, alen) != 0))
+        abort();
+    OPENSSL_free(a);
+    OPENSSL_free(b);
+    af_evidence_free(ev2);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     AF_EVIDENCE *ev;
@@ -64,7 +91,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         verifier = af_verify_new(NULL, NULL);
         af_verify_set_nonce_cb(verifier, nonce_any, NULL);
     }
-    if ((ev = af_evidence_from_der(data, size)) != NULL) {
+    ev = af_evidence_from_der(data, size);
+    same_as_ordinary(ev, data, size);
+    if (ev != NULL) {
         exercise_evidence(ev);
         af_evidence_free(ev);
     }

@@ -599,6 +599,23 @@ static void test_verifier_prototype(void)
     CU_ASSERT_EQUAL(ak_chain_with(proto, ak_cert), AF_CHECK_PASS);
     /* an AK of another CA is not trusted because some AK was */
     CU_ASSERT_EQUAL(ak_chain_with(v2, ak_cert_ca2), AF_CHECK_FAIL);
+    /* a proven AK certificate does not vouch for a signature it did not make */
+    {
+        AF_EVIDENCE *ev = make_evidence(ak_key, ak_cert, subj_key, NONCE);
+        ASN1_OCTET_STRING *sig = sk_AF_EV_SIGBLOCK_value(ev->sigs, 0)->value;
+        X509_REQ *req;
+        AF_CHECKS *c = af_checks_new();
+        AF_EXPECTED_NONCE want = {NONCE, sizeof(NONCE)};
+
+        sig->data[sig->length - 1] ^= 0x01;
+        req = make_csr(subj_key, ev);
+        af_verify_set_nonce_cb(v2, af_nonce_cb_expected, &want);
+        CU_ASSERT_FALSE(af_csr_verify(v2, req, c));
+        CU_ASSERT_EQUAL(status_of(c, AF_CHECK_EVIDENCE_SIGNATURE), AF_CHECK_FAIL);
+        af_checks_free(c);
+        X509_REQ_free(req);
+        af_evidence_free(ev);
+    }
     /* expired since it was proven */
     af_verify_set_time(v1, later);
     CU_ASSERT_EQUAL(ak_chain_with(v1, ak_cert), AF_CHECK_FAIL);
@@ -609,6 +626,59 @@ static void test_verifier_prototype(void)
     af_verify_free(v1);
     af_verify_free(v2);
     af_policy_free(p);
+}
+
+/* The verifier's Evidence reading (certificates first taken as bytes, then from its cache or
+ * decoded) gives the very Evidence the ordinary reading gives, and takes the cached object. */
+static X509 *find_none(const unsigned char *der, size_t len, void *arg)
+{
+    (void)der;
+    (void)len;
+    (void)arg;
+    return NULL;
+}
+
+static X509 *find_ak(const unsigned char *der, size_t len, void *arg)
+{
+    unsigned char *mine = NULL;
+    int n = i2d_X509(ak_cert, &mine), same = n > 0 && (size_t)n == len && !memcmp(mine, der, len);
+
+    OPENSSL_free(mine);
+    (*(int *)arg)++;
+    return same && X509_up_ref(ak_cert) ? ak_cert : NULL;
+}
+
+static void test_verifier_reading(void)
+{
+    AF_EVIDENCE *ev = make_evidence(ak_key, ak_cert, subj_key, NONCE), *a, *b, *c;
+    unsigned char *der = NULL, *da = NULL, *db = NULL;
+    size_t len = 0, la = 0, lb = 0;
+    int asked = 0;
+
+    CU_ASSERT_FATAL(ev != NULL && af_evidence_to_der(ev, &der, &len));
+    a = af_evidence_from_der(der, len);
+    b = af_ev_from_der_find(der, len, find_none, NULL);
+    c = af_ev_from_der_find(der, len, find_ak, &asked);
+    CU_ASSERT_FATAL(a != NULL && b != NULL && c != NULL);
+    CU_ASSERT_TRUE(af_evidence_to_der(a, &da, &la) && af_evidence_to_der(b, &db, &lb));
+    CU_ASSERT_TRUE(la == lb && memcmp(da, db, la) == 0 && la == len && !memcmp(da, der, len));
+    CU_ASSERT_EQUAL(asked, 1);
+    CU_ASSERT_PTR_EQUAL(sk_AF_EV_SIGBLOCK_value(c->sigs, 0)->sid->cert, ak_cert);
+    /* damaged input: both readings refuse it */
+    der[len / 2] ^= 0xff;
+    af_evidence_free(a);
+    af_evidence_free(b);
+    a = af_evidence_from_der(der, len);
+    b = af_ev_from_der_find(der, len, find_none, NULL);
+    CU_ASSERT_TRUE((b == NULL) == (a == NULL));
+    ERR_clear_error();
+    OPENSSL_free(der);
+    OPENSSL_free(da);
+    OPENSSL_free(db);
+    af_evidence_free(a);
+    af_evidence_free(b);
+    af_evidence_free(c);
+    af_evidence_free(ev);
 }
 
 static void test_crmf(void)
@@ -1324,6 +1394,7 @@ AF_TEST_MAIN(
     {"subject key types", test_subject_key_types},
     {"SPKI without encoders equals i2d_PUBKEY (EC, RSA, fallbacks)", test_spki_without_encoder},
     {"verifier prototype, per-request verifiers, proven-AK cache", test_verifier_prototype},
+    {"verifier's Evidence reading equals the ordinary one", test_verifier_reading},
     {"CRMF CertReqMsg", test_crmf},
     {"reject: flipped signature byte", test_flipped_signature},
     {"reject: changed nonce", test_changed_nonce},
