@@ -1,10 +1,11 @@
 /* bench_evidence.c - the cost of the Evidence layer next to the token's own signing time (issue 5):
- * per operation, `attest` (Evidence about one key, signed by the AK), `csr` (bundle + PKCS#10 signed
- * by the subject key) on the station and `verify` (DER in, af_csr_verify with a prepared verifier)
- * on the RA; with the AK and subject key in the token through attfresh.so and, as the reference,
- * with software keys. Each row is split into the signing (the key's own EVP_DigestSign, timed in the
- * same repeat) and the rest. See docs/evidence.md ("Performance") and bench/evidence.sh.
- * Not part of the tests; it measures, it asserts only that what it measures verifies. */
+ * per operation, `attest` (Evidence about one key, signed by the AK), `csr` (bundle + PKCS#10
+ * signed by the subject key) on the station and `verify` (DER in, af_csr_verify with a prepared
+ * verifier) on the RA; with the AK and subject key in the token through attfresh.so and, as the
+ * reference, with software keys. Each row is split into the signing (the key's own EVP_DigestSign,
+ * timed in the same repeat) and the rest. See docs/evidence.md ("Performance") and
+ * bench/evidence.sh. Not part of the tests; it measures, it asserts only that what it measures
+ * verifies. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +52,8 @@ typedef struct {
     const char *name; /* "token" or "soft" */
     EVP_PKEY *ak, *key;
     X509 *ak_cert;
-    AF_EVIDENCE *ev;         /* one Evidence, input of the csr row */
-    unsigned char *csr_der;  /* one CSR, input of the verify row */
+    AF_EVIDENCE *ev;        /* one Evidence, input of the csr row */
+    unsigned char *csr_der; /* one CSR, input of the verify row */
     size_t csr_len;
     double t[OP__COUNT][64]; /* seconds per operation, per repeat */
 } SET;
@@ -250,9 +251,8 @@ static void op_ra_verify_new(SET *s)
     af_verify_free(v);
 }
 
-static void (*const ops[OP__COUNT])(SET *) = {op_sign,      op_verify_sig,     op_attest,
-                                               op_csr,       op_ra_verify,      op_ra_verify_from,
-                                               op_ra_verify_new};
+static void (*const ops[OP__COUNT])(SET *) = {
+    op_sign, op_verify_sig, op_attest, op_csr, op_ra_verify, op_ra_verify_from, op_ra_verify_new};
 
 /* ---- timing --------------------------------------------------------------------------------- */
 static double run(SET *s, op_id op, int n)
@@ -319,14 +319,15 @@ static void prepare(SET *s)
 
 static void usage(void)
 {
-    fputs("usage: bench_evidence [--conf FILE] [--n N] [--repeat R] [--soft-only]\n"
-          "                      [--only sign|sigverify|attest|csr|verify|verify-from|verify-new]\n"
-          "                      [--set token|soft]\n"
-          "  --conf FILE  OpenSSL configuration loading attfresh (token and PIN source); the AK and\n"
-          "               the subject key are generated in that token (EC P-256)\n"
-          "  --only OP    time only that row (for callgrind: instructions are collected only\n"
-          "               inside the timed loops, so Ir / N is the cost of one operation)\n",
-          stderr);
+    fputs(
+        "usage: bench_evidence [--conf FILE] [--n N] [--repeat R] [--soft-only]\n"
+        "                      [--only sign|sigverify|attest|csr|verify|verify-from|verify-new]\n"
+        "                      [--set token|soft]\n"
+        "  --conf FILE  OpenSSL configuration loading attfresh (token and PIN source); the AK and\n"
+        "               the subject key are generated in that token (EC P-256)\n"
+        "  --only OP    time only that row (for callgrind: instructions are collected only\n"
+        "               inside the timed loops, so Ir / N is the cost of one operation)\n",
+        stderr);
     exit(2);
 }
 
@@ -474,8 +475,9 @@ int main(int argc, char **argv)
         printf("%-6s %-34s %10.1f %10s %10.1f %8.2f   <- RA target: verify <= the 2 signatures\n",
                s->name, "RA: d2i + af_csr_verify", 1e6 * ver, "(none)", 1e6 * ver,
                ver / (2 * sign));
-        printf("%-6s %-34s %10.1f %10s %10.1f %8.2f\n", s->name, "RA: same, verifier from prototype",
-               1e6 * ver_from, "(none)", 1e6 * ver_from, ver_from / (2 * sign));
+        printf("%-6s %-34s %10.1f %10s %10.1f %8.2f\n", s->name,
+               "RA: same, verifier from prototype", 1e6 * ver_from, "(none)", 1e6 * ver_from,
+               ver_from / (2 * sign));
         printf("%-6s %-34s %10.1f %10s %10.1f %8.2f   (first-time AK: + the chain)\n", s->name,
                "RA: same, new verifier per request", 1e6 * ver_new, "(none)", 1e6 * ver_new,
                ver_new / (2 * sign));

@@ -142,8 +142,8 @@ AF_EVIDENCE *af_ev_from_der_find(const unsigned char *der, size_t len, af_ev_cer
     /* The same strict reading with the certificates as bytes; anything unusual (the IMPLICIT
      * [0] form, a decode error, a certificate that does not decode) takes the ordinary path. */
     ERR_set_mark();
-    raw = (AF_EVIDENCE_RAW *)af_ev_d2i_strict(ASN1_ITEM_rptr(AF_EVIDENCE_RAW), der, len,
-                                              "Evidence");
+    raw =
+        (AF_EVIDENCE_RAW *)af_ev_d2i_strict(ASN1_ITEM_rptr(AF_EVIDENCE_RAW), der, len, "Evidence");
     if (raw != NULL)
         ev = from_raw(raw, find, arg);
     ASN1_item_free((ASN1_VALUE *)raw, ASN1_ITEM_rptr(AF_EVIDENCE_RAW));

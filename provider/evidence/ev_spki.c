@@ -17,18 +17,13 @@
 
 #define MAX_POINT 256 /* P-521 uncompressed: 133 bytes */
 
-/* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } (RFC 8017 A.1.1) */
+/* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } (RFC 8017 A.1.1); the
+ * template is at the end of the file. */
 typedef struct {
     BIGNUM *n;
     BIGNUM *e;
 } AF_RSA_PUB;
-
-// clang-format off
-ASN1_SEQUENCE(AF_RSA_PUB) = {
-    ASN1_SIMPLE(AF_RSA_PUB, n, BIGNUM),
-    ASN1_SIMPLE(AF_RSA_PUB, e, BIGNUM),
-} ASN1_SEQUENCE_END(AF_RSA_PUB)
-// clang-format on
+DECLARE_ASN1_ITEM(AF_RSA_PUB)
 
 /* The curve (NID) and uncompressed point of an EC key, when it takes the cheap route: named
  * curves and uncompressed points only (what keys have unless told otherwise): the encoder honours
@@ -37,8 +32,7 @@ static int ec_facts(EVP_PKEY *key, int *nid, unsigned char *point, size_t *plen)
 {
     char group[64], enc[32];
 
-    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING, enc, sizeof(enc),
-                                       NULL) &&
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING, enc, sizeof(enc), NULL) &&
         strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0)
         return 0;
     if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, enc,
@@ -47,8 +41,8 @@ static int ec_facts(EVP_PKEY *key, int *nid, unsigned char *point, size_t *plen)
         return 0;
     if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
                                         NULL) ||
-        !EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
-                                         MAX_POINT, plen) ||
+        !EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, MAX_POINT,
+                                         plen) ||
         *plen == 0 || point[0] != POINT_CONVERSION_UNCOMPRESSED)
         return 0;
     if ((*nid = OBJ_sn2nid(group)) == NID_undef && (*nid = EC_curve_nist2nid(group)) == NID_undef)
@@ -131,8 +125,7 @@ static int spki_from_params(EVP_PKEY *key, unsigned char **der, size_t *len)
             goto done;
     } else if (EVP_PKEY_is_a(key, "RSA") && !EVP_PKEY_is_a(key, "RSA-PSS")) {
         if ((n = rsa_public_der(key, &enc)) <= 0 ||
-            !X509_PUBKEY_set0_param(xpk, OBJ_nid2obj(NID_rsaEncryption), V_ASN1_NULL, NULL, enc,
-                                    n))
+            !X509_PUBKEY_set0_param(xpk, OBJ_nid2obj(NID_rsaEncryption), V_ASN1_NULL, NULL, enc, n))
             goto done;
     } else {
         goto done;
@@ -191,3 +184,10 @@ int af_ev_spki_der(EVP_PKEY *key, unsigned char **der, size_t *len)
     *len = (size_t)n;
     return 1;
 }
+
+/* The template macros read best one field per line. */
+// clang-format off
+ASN1_SEQUENCE(AF_RSA_PUB) = {
+    ASN1_SIMPLE(AF_RSA_PUB, n, BIGNUM),
+    ASN1_SIMPLE(AF_RSA_PUB, e, BIGNUM),
+} ASN1_SEQUENCE_END(AF_RSA_PUB)

@@ -487,8 +487,8 @@ static const AF_EV_ELEMENT *transaction(const AF_EVIDENCE *ev)
 static int ak_listed(const AF_EVIDENCE *ev, const AF_EV_SIGBLOCK *sb, EVP_PKEY *signer)
 {
     const AF_EV_ELEMENT *tx = transaction(ev);
-    const X509_PUBKEY *xpk = sb->sid->cert != NULL ? X509_get_X509_PUBKEY(sb->sid->cert)
-                                                   : sb->sid->spki;
+    const X509_PUBKEY *xpk =
+        sb->sid->cert != NULL ? X509_get_X509_PUBKEY(sb->sid->cert) : sb->sid->spki;
     unsigned char *spki = NULL;
     size_t len = 0;
     int j, n, listed = 0, any = 0;
