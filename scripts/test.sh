@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test.sh - THE test command (README's second command; .ci/run runs exactly this):
 #   1. scripts/deps.sh (packages),
-#   2. build/ with -Werror, every CTest tier (unit, token, cli),
+#   2. build/ (Release) with -Werror, every CTest tier (unit, token, cli),
 #   3. build-asan/ with ASan+UBSan and -Werror, the unit tier (no LSan suppressions) and the token
 #      tier (LSan suppressions for leaks inside SoftHSM2/p11-kit only: tests/lsan.supp),
 #   4. scripts/fuzz.sh 20 (every fuzz target briefly) when it exists.
