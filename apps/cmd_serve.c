@@ -13,6 +13,7 @@
 #include <openssl/provider.h>
 
 #include "apps.h"
+#include "attfresh/enroll.h"
 #include "attfresh/err.h"
 #include "attfresh/server.h"
 
@@ -56,6 +57,13 @@ enum {
     K_EST_ON_HTTP,
     K_LOG,
     K_OPENSSL_CONF,
+    /* enrollment (attfresh/enroll.h) */
+    K_CA_CERT,
+    K_CA_KEY,
+    K_AK_TRUST,
+    K_POLICY,
+    K_CERT_DAYS,
+    K_CERT_PROFILE,
     K__COUNT
 };
 
@@ -99,6 +107,14 @@ static const struct {
     {"est-on-http", 1, "", "also serve EST on the plain listener (tests, benchmarks)"},
     {"log", 0, "FILE", "request log (standard error)"},
     {"openssl-conf", 0, "F", "load this OpenSSL config (providers) before starting"},
+    /* enrollment: the local CA issues only when the attested CSR passes every check */
+    {"ca-cert", 0, "FILE", "enrollment: the CA certificate that issues (PEM)"},
+    {"ca-key", 0, "FILE|URI", "enrollment: its key, PEM file or pkcs11: URI"},
+    {"ak-trust", 0, "FILE", "enrollment: trust anchors of AK certificates (PEM)"},
+    {"policy", 0, "FILE",
+     "enrollment: key-claim policy (default: sensitive, never-extractable, local)"},
+    {"cert-days", 0, "N", "enrollment: validity of issued certificates in days (365)"},
+    {"cert-profile", 0, "P", "enrollment: client, server or device (client)"},
 };
 
 static const struct {
@@ -421,6 +437,49 @@ static void print_url(const char *scheme, const char *addr, int port)
     printf("%s://%.*s:%d/\n", scheme, (int)(colon - addr), addr, port);
 }
 
+/* Enrollment settings (attfresh/enroll.h): a CA with --ca-cert and --ca-key, AK anchors, policy.
+ * Without a CA the RA only hands out nonces and refuses certification requests. */
+static int setup_enroll(AF_RA *ra, const serve_settings *s)
+{
+    AF_RA_ENROLL *e;
+    AF_CA *ca;
+
+    if (s->val[K_CA_CERT] == NULL && s->val[K_CA_KEY] == NULL)
+        return 1;
+    if (s->val[K_CA_CERT] == NULL || s->val[K_CA_KEY] == NULL || s->val[K_AK_TRUST] == NULL) {
+        af_app_usage("serve: --ca-cert, --ca-key and --ak-trust go together");
+        return 0;
+    }
+    if ((e = af_ra_enroll_new(af_ra_get0_libctx(ra), NULL)) == NULL ||
+        (ca = af_ca_new(af_ra_get0_libctx(ra), NULL)) == NULL) {
+        af_ra_enroll_free(e);
+        af_app_fail("serve: enrollment");
+        return 0;
+    }
+    if (!af_ra_enroll_set0_ca(e, ca)) {
+        af_ca_free(ca);
+        af_ra_enroll_free(e);
+        af_app_fail("serve: enrollment");
+        return 0;
+    }
+    if (!af_ca_load(ca, s->val[K_CA_CERT], s->val[K_CA_KEY]))
+        af_app_fail("serve: the CA (--ca-cert %s, --ca-key)", s->val[K_CA_CERT]);
+    else if (s->val[K_CERT_DAYS] != NULL && !af_ca_set_days(ca, atoi(s->val[K_CERT_DAYS])))
+        af_app_fail("serve: --cert-days");
+    else if (s->val[K_CERT_PROFILE] != NULL && !af_ca_set_profile_name(ca, s->val[K_CERT_PROFILE]))
+        af_app_fail("serve: --cert-profile");
+    else if (!af_ra_enroll_load_trust(e, s->val[K_AK_TRUST]))
+        af_app_fail("serve: --ak-trust %s", s->val[K_AK_TRUST]);
+    else if (s->val[K_POLICY] != NULL && !af_ra_enroll_load_policy(e, s->val[K_POLICY]))
+        af_app_fail("serve: --policy %s", s->val[K_POLICY]);
+    else if (af_ra_set0_enroll(ra, e))
+        return 1;
+    else
+        af_app_fail("serve: enrollment");
+    af_ra_enroll_free(e);
+    return 0;
+}
+
 int af_cmd_serve(int argc, char **argv)
 {
     serve_settings s;
@@ -514,6 +573,8 @@ int af_cmd_serve(int argc, char **argv)
     }
     if (!apply_oids(ra, &s))
         goto done;
+    if (!setup_enroll(ra, &s))
+        goto done;
     if ((srv = af_ra_server_new(ra, &srvcfg)) == NULL) {
         af_app_fail("cannot start the server");
         goto done;
@@ -536,6 +597,8 @@ int af_cmd_serve(int argc, char **argv)
     rc = AF_EXIT_OK;
 done:
     af_ra_server_free(srv);
+    if (ra != NULL)
+        af_ra_set0_enroll(ra, NULL);
     af_ra_free(ra);
     if (log != NULL)
         fclose(log);

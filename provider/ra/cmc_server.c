@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
+#include "attfresh/enroll.h"
 #include "attfresh/err.h"
 #include "attfresh/server.h"
 #include "proto/cmc.h"
@@ -104,6 +105,9 @@ int af_ra_cmc_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP *rs)
                rq->content_type != NULL ? rq->content_type : "(none)", AF_CMC_REQUEST_CT);
         return http_error(rs, 415, "unsupported media type");
     }
+    /* enroll: a Full PKI Request with a certification request is an enrollment (cmc_enroll.c) */
+    if (af_ra_cmc_is_enroll(rq->body, rq->body_len))
+        return af_ra_cmc_enroll_handle(ra, rq, rs);
     if (!af_cmc_msg_decode(&in, 0, af_nonce_profile_get0_oid(prof, AF_NONCE_OID_CMC_REQUEST),
                            rq->body, rq->body_len))
         return http_error(rs, 400, "bad request");

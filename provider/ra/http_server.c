@@ -23,6 +23,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "attfresh/enroll.h"
 #include "attfresh/err.h"
 #include "attfresh/server.h"
 
@@ -222,7 +223,7 @@ err:
 
 /* ---- requests ------------------------------------------------------------------------------- */
 
-typedef enum { ROUTE_NONE = 0, ROUTE_CMP, ROUTE_CMC, ROUTE_EST } af_route;
+typedef enum { ROUTE_NONE = 0, ROUTE_CMP, ROUTE_CMC, ROUTE_EST, ROUTE_EST_ENROLL } af_route;
 
 /* One path segment [A-Za-z0-9._-]{1,64} at p, copied to out; returns the end or NULL. */
 static const char *segment(const char *p, char *out)
@@ -271,12 +272,16 @@ static af_route route(const char *url, char *profile, char *label)
         p = url + 17;
         if (strcmp(p, "nonce") == 0)
             return ROUTE_EST;
-        if ((p = segment(p, label)) == NULL || strcmp(p, "/nonce") != 0)
+        /* enroll: /simpleenroll carries the attested CSR (est_enroll.c) */
+        if (strcmp(p, "simpleenroll") == 0)
+            return ROUTE_EST_ENROLL;
+        if ((p = segment(p, label)) == NULL ||
+            (strcmp(p, "/nonce") != 0 && strcmp(p, "/simpleenroll") != 0))
             return ROUTE_NONE;
         /* A label that names a wire profile selects it (e.g. /.well-known/est/draft-06/nonce). */
         if (af_profile_def(label) != NULL)
             strcpy(profile, label);
-        return ROUTE_EST;
+        return strcmp(p, "/nonce") == 0 ? ROUTE_EST : ROUTE_EST_ENROLL;
     }
     return ROUTE_NONE;
 }
@@ -475,7 +480,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     }
 
     rt = route(url, profile, label);
-    if (rt == ROUTE_NONE || (rt == ROUTE_EST && !l->tls && !srv->cfg.est_on_http))
+    if (rt == ROUTE_NONE ||
+        ((rt == ROUTE_EST || rt == ROUTE_EST_ENROLL) && !l->tls && !srv->cfg.est_on_http))
         return status_only(srv, conn, client, method, url, 404, "no such path");
     if (profile[0] != '\0' && af_profile_def(profile) == NULL)
         return status_only(srv, conn, client, method, url, 404, "unknown profile");
@@ -507,6 +513,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         break;
     case ROUTE_CMC:
         ok = af_ra_cmc_handle(srv->ra, &rq, &rs);
+        break;
+    case ROUTE_EST_ENROLL:
+        ok = af_ra_est_enroll_handle(srv->ra, &rq, &rs);
         break;
     default:
         ok = af_ra_est_nonce_handle(srv->ra, &rq, &rs);
