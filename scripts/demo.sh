@@ -2,7 +2,11 @@
 # demo.sh - the main job on an embedded default, one command on a fresh Debian 12 machine:
 # installs the packages, builds attfresh (Release) into build/, makes a throw-away SoftHSM2 token,
 # generates an EC P-256 key IN the token with the stock `openssl genpkey`, makes a CSR signed in the
-# token with the stock `openssl req`, verifies it in software, and draws `openssl rand` from the HSM.
+# token with the stock `openssl req`, verifies it in software, and draws `openssl rand` from the HSM;
+# then the whole enrollment (docs/enroll.md): an AK in the token, an RA (`attfresh serve`) whose CA
+# key is in the token, and `attfresh enroll` over CMP, EST and CMC - nonce, Evidence, attested CSR
+# and certificate in one transaction - each certificate checked with `openssl verify`, and a
+# replayed nonce refused.
 # Every command is printed as run (paste-able once the exports shown are set). The token lives in a
 # temp dir removed on exit. Steps are functions listed in STEPS: add new ones there.
 # Environment: BUILD (default build), AF_DEMO_KEEP=1 keeps the temp dir.
@@ -16,7 +20,11 @@ key_label=demo-key
 work=$(mktemp -d /tmp/attfresh-demo.XXXXXX)
 tok=$work/token
 
+ra_pid=
 cleanup() {
+    if [ -n "$ra_pid" ]; then
+        kill -TERM "$ra_pid" 2>/dev/null && wait "$ra_pid" 2>/dev/null || true
+    fi
     if [ "${AF_DEMO_KEEP:-0}" = 1 ]; then
         echo "demo.sh: kept $work"
     else
@@ -137,9 +145,92 @@ CNF
     say "attfresh's trace shows C_GenerateRandom: the random bytes came from the token."
 }
 
+# ---- the whole enrollment (docs/enroll.md) ------------------------------------------------------
+ak_uri="pkcs11:token=$label;object=demo-ak"
+
+step_enroll_setup() {
+    step "Enrollment: an Attestation Key in the token, certified by a throw-away AK CA"
+    run_quiet bash scripts/mkca.sh "$work/akca" "attfresh demo AK CA"
+    run "$build/attfresh" ak init --token "$label" --label demo-ak --ca-cert "$work/akca/ca.pem" \
+        --ca-key "$work/akca/ca.key" --out "$work/ak.pem"
+    for k in device-cmp device-est device-cmc; do
+        run_quiet openssl genpkey -provider attfresh -provider default -algorithm EC \
+            -pkeyopt group:P-256 -pkeyopt "label:$k" -out "$work/$k-ref.pem"
+    done
+    say "device keys device-cmp, device-est, device-cmc generated in the token"
+
+    step "The RA: attfresh serve with a local CA whose key is in the token (CMP, CMC over HTTP; EST over HTTPS)"
+    run_quiet openssl genpkey -provider attfresh -provider default -algorithm EC \
+        -pkeyopt group:P-256 -pkeyopt label:demo-ra-ca -out "$work/ra-ca-ref.pem"
+    run openssl req -x509 -new -key "pkcs11:token=$label;object=demo-ra-ca" \
+        -subj "/CN=attfresh demo RA CA" -days 30 -addext basicConstraints=critical,CA:TRUE \
+        -addext keyUsage=critical,keyCertSign -out "$work/ra-ca.pem"
+    run_quiet openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$work/tls.key" -out "$work/tls.pem" -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1 -days 2
+    (umask 077 && od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$work/mac.txt")
+    local a line='$'
+    set -- "$build/attfresh" serve --http 127.0.0.1:0 --https 127.0.0.1:0 \
+        --tls-cert "$work/tls.pem" --tls-key "$work/tls.key" --cmp-secret-file "$work/mac.txt" \
+        --ca-cert "$work/ra-ca.pem" --ca-key "pkcs11:token=$label;object=demo-ra-ca" \
+        --ak-trust "$work/akca/ca.pem" --log "$work/ra.log"
+    for a in "$@"; do line+=" $(q "$a")"; done
+    printf '  %s &\n' "$line"
+    "$@" >"$work/ra.out" 2>&1 &
+    ra_pid=$!
+    for _ in $(seq 1 100); do
+        grep -q '^https://' "$work/ra.out" 2>/dev/null && break
+        kill -0 "$ra_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    http_port=$(sed -n 's|^http://127.0.0.1:\([0-9]*\)/$|\1|p' "$work/ra.out")
+    https_port=$(sed -n 's|^https://127.0.0.1:\([0-9]*\)/$|\1|p' "$work/ra.out")
+    [ -n "$http_port" ] && [ -n "$https_port" ] || { sed 's/^/      /' "$work/ra.out"; return 1; }
+    say "RA listening on http://127.0.0.1:$http_port/ and https://127.0.0.1:$https_port/"
+}
+
+# enroll_via NAME KEY ARGS...: attfresh enroll, then openssl verify of the certificate
+enroll_via() {
+    local name=$1 key=$2
+    shift 2
+    step "attfresh enroll over $name: nonce, Evidence (AK in the token), CSR (key in the token), certificate"
+    run "$build/attfresh" enroll "$@" --key "pkcs11:token=$label;object=$key" --ak "$ak_uri" \
+        --ak-cert "$work/ak.pem" --subj "/CN=$key/O=attfresh demo" --out "$work/$key.pem"
+    run openssl verify -CAfile "$work/ra-ca.pem" "$work/$key.pem"
+}
+
+step_enroll_cmp() {
+    enroll_via CMP device-cmp --cmp "http://127.0.0.1:$http_port/.well-known/cmp" \
+        --secret-file "$work/mac.txt" --ref demo-station --save-state "$work/cmp-state.json"
+}
+
+step_enroll_est() {
+    enroll_via EST device-est --est "https://127.0.0.1:$https_port" --cafile "$work/tls.pem"
+}
+
+step_enroll_cmc() {
+    enroll_via CMC device-cmc --cmc "http://127.0.0.1:$http_port/cmc"
+}
+
+step_enroll_replay() {
+    step "The RA refuses a replay: the CMP transaction again, its nonce already used"
+    if run "$build/attfresh" enroll --cmp "http://127.0.0.1:$http_port/.well-known/cmp" \
+        --secret-file "$work/mac.txt" --ref demo-station --state "$work/cmp-state.json" \
+        --key "pkcs11:token=$label;object=device-cmp" --ak "$ak_uri" --ak-cert "$work/ak.pem" \
+        --subj /CN=device-cmp --out "$work/replay.pem"; then
+        say "the replay was NOT refused"
+        return 1
+    fi
+    say "the RA's request log:"
+    sed 's/^/      /' "$work/ra.log"
+}
+
 # The steps, in order, and the CMake targets they need (a new step adds its own, e.g. attfresh_cmd).
 STEPS=(step_deps step_build step_token step_keygen step_csr step_verify step_rand)
 BUILD_TARGETS=(attfresh_module)
+# enrollment (docs/enroll.md): the attfresh command, RA and station
+STEPS+=(step_enroll_setup step_enroll_cmp step_enroll_est step_enroll_cmc step_enroll_replay)
+BUILD_TARGETS+=(attfresh_cmd)
 
 for s in "${STEPS[@]}"; do
     "$s" || {
@@ -147,4 +238,5 @@ for s in "${STEPS[@]}"; do
         exit 1
     }
 done
-printf '\ndemo.sh: done: key generated in the token, CSR signed in the token and verified, random from the HSM.\n'
+printf '\ndemo.sh: done: key generated in the token, CSR signed in the token and verified, random from the HSM;\n'
+printf 'enrolled over CMP, EST and CMC with nonce-bound Evidence, certificates verified, a replay refused.\n'
