@@ -3,7 +3,8 @@
  * material; then af_ra_enroll on attested CSRs with the nonce consumed from the RA's store for
  * the transaction: accepted once, and refused by name and class for a changed nonce, a nonce of
  * another transaction, an expired nonce, a nonce used twice, Evidence about another key, an
- * untrusted AK, a key the default policy refuses, a CSR without attestation. */
+ * untrusted AK, an AK certificate without the EKU, a key the default policy refuses, a CSR without
+ * attestation. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@
 #include "testutil.h"
 
 static EVP_PKEY *ca_key, *ak_key, *dev_key, *other_key, *rogue_key;
-static X509 *ca_cert, *ak_cert, *rogue_ak_cert;
+static X509 *ca_cert, *ak_cert, *rogue_ak_cert, *plain_ak_cert;
 static uint64_t now_ms = 1800000000000ULL;
 static char policy_path[64];
 
@@ -85,13 +86,15 @@ static int setup(void)
     ak_cert = make_cert("test AK", ak_key, ca_cert, ca_key, 0, 1);
     /* an AK certified by a CA the RA does not trust (self-made) */
     rogue_ak_cert = make_cert("rogue AK", ak_key, NULL, rogue_key, 0, 1);
+    /* the right CA, but no id-kp-attestationKey: not an AK certificate */
+    plain_ak_cert = make_cert("AK without the EKU", ak_key, ca_cert, ca_key, 0, 0);
     /* software keys have no PKCS#11 facts: a policy that does not ask for them */
     snprintf(policy_path, sizeof(policy_path), "/tmp/af-test-ca-policy-%ld", (long)getpid());
     if ((f = fopen(policy_path, "w")) == NULL)
         return 1;
     fputs("sensitive = any\nnever-extractable = any\nlocal = any\nextractable = any\n", f);
     fclose(f);
-    return ca_cert == NULL || ak_cert == NULL || rogue_ak_cert == NULL;
+    return ca_cert == NULL || ak_cert == NULL || rogue_ak_cert == NULL || plain_ak_cert == NULL;
 }
 
 static int teardown(void)
@@ -100,6 +103,7 @@ static int teardown(void)
     X509_free(ca_cert);
     X509_free(ak_cert);
     X509_free(rogue_ak_cert);
+    X509_free(plain_ak_cert);
     EVP_PKEY_free(ca_key);
     EVP_PKEY_free(ak_key);
     EVP_PKEY_free(dev_key);
@@ -389,6 +393,10 @@ static void test_enroll_evidence_refusals(void)
     /* an AK the RA does not trust */
     req = attested_csr(dev_key, dev_key, rogue_ak_cert, n4);
     expect(ra, req, "tx-4", AF_CHECK_AK_CHAIN, AF_ENROLL_NOT_AUTHORIZED, NULL);
+    X509_REQ_free(req);
+    /* an AK certificate without the EKU */
+    req = attested_csr(dev_key, dev_key, plain_ak_cert, n4);
+    expect(ra, req, "tx-4", AF_CHECK_AK_USAGE, AF_ENROLL_NOT_AUTHORIZED, NULL);
     X509_REQ_free(req);
     /* a CSR without attestation */
     req = plain_csr(dev_key);
