@@ -2,7 +2,6 @@
  * fixture's SoftHSM2 token through attfresh.so: the claims equal what the token itself reports
  * (our own PKCS#11 session), the CSR made with token keys verifies under the default policy, every
  * AK algorithm the token offers works, and a key the token lets out is refused by the policy. */
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "attfresh/evidence.h"
 #include "attfresh/oids.h"
 #include "attfresh/params.h"
+#include "p11test.h"
 #include "testutil.h"
 
 static OSSL_LIB_CTX *libctx;
@@ -30,12 +30,6 @@ static const unsigned char NONCE[20] = "fresh-nonce-0123456";
 
 static int setup(void)
 {
-    const char *proxy = getenv("AF_P11KIT_PROXY");
-    CK_C_GetFunctionList getfl;
-    CK_SLOT_ID slots[16];
-    CK_ULONG n = 16, i;
-    CK_RV rv;
-    void *dl;
     X509_NAME *name;
 
     snprintf(prefix, sizeof(prefix), "ev%ld", (long)getpid());
@@ -44,32 +38,7 @@ static int setup(void)
         ERR_print_errors_fp(stderr);
         return 1;
     }
-    dl = dlopen(proxy != NULL ? proxy : "p11-kit-proxy.so", RTLD_NOW | RTLD_LOCAL);
-    if (dl == NULL || (getfl = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList")) == NULL ||
-        getfl(&fl) != CKR_OK)
-        return 1;
-    rv = fl->C_Initialize(NULL);
-    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
-        return 1;
-    if (fl->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
-        return 1;
-    for (i = 0; i < n; i++) {
-        CK_TOKEN_INFO ti;
-        size_t len = strlen(af_test_token_label());
-
-        if (fl->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
-            memcmp(ti.label, af_test_token_label(), len) == 0 &&
-            (len == 32 || ti.label[len] == ' ')) {
-            slot = slots[i];
-            break;
-        }
-    }
-    if (i == n ||
-        fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &sess) != CKR_OK)
-        return 1;
-    rv = fl->C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR)af_test_token_pin(),
-                     strlen(af_test_token_pin()));
-    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
+    if (!af_test_p11_open(&fl, &slot, &sess))
         return 1;
     /* a software CA for the AK certificates: the trust the operator provisions */
     ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");

@@ -2,7 +2,6 @@
  * token for every algorithm, signing with the provider and verifying with the default provider,
  * key facts compared with what the token itself reports (our own PKCS#11 session), the key
  * reference PEM, the pkcs11: store, many threads, and fork. */
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "attfresh/params.h"
+#include "p11test.h"
 #include "testutil.h"
 
 /* Under ASan: SoftHSM2 leaks in C_SignInit for Ed25519 (tests/lsan.supp names it), but libcrypto
@@ -41,45 +41,13 @@ static char ec256_label[64];
 
 static int setup(void)
 {
-    const char *proxy = getenv("AF_P11KIT_PROXY");
-    CK_C_GetFunctionList getfl;
-    CK_SLOT_ID slots[16];
-    CK_ULONG n = 16, i;
-    CK_RV rv;
-    void *dl;
-
     snprintf(prefix, sizeof(prefix), "tk%ld", (long)getpid());
     libctx = OSSL_LIB_CTX_new();
     if (libctx == NULL || !OSSL_LIB_CTX_load_config(libctx, af_test_openssl_cnf())) {
         ERR_print_errors_fp(stderr);
         return 1;
     }
-    dl = dlopen(proxy != NULL ? proxy : "p11-kit-proxy.so", RTLD_NOW | RTLD_LOCAL);
-    if (dl == NULL || (getfl = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList")) == NULL ||
-        getfl(&fl) != CKR_OK)
-        return 1;
-    rv = fl->C_Initialize(NULL);
-    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
-        return 1;
-    if (fl->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
-        return 1;
-    for (i = 0; i < n; i++) {
-        CK_TOKEN_INFO ti;
-        size_t len = strlen(af_test_token_label());
-
-        if (fl->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
-            memcmp(ti.label, af_test_token_label(), len) == 0 &&
-            (len == 32 || ti.label[len] == ' ')) {
-            slot = slots[i];
-            break;
-        }
-    }
-    if (i == n ||
-        fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &sess) != CKR_OK)
-        return 1;
-    rv = fl->C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR)af_test_token_pin(),
-                     strlen(af_test_token_pin()));
-    return rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN;
+    return !af_test_p11_open(&fl, &slot, &sess);
 }
 
 static int teardown(void)
