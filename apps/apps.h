@@ -36,6 +36,22 @@ unsigned char *af_app_read(const char *path, size_t *len);
  * fsync, rename. mode applies to the new file (e.g. 0644, 0600). Returns 1/0 (error raised). */
 int af_app_write(const char *path, const unsigned char *data, size_t len, unsigned int mode);
 
+/* One option of a subcommand, for af_app_opts. A flag (val == NULL) sets *flag to 1; a value
+ * option stores the next argument in *val, or, with max > 0, in val[*count] (up to max times). */
+typedef struct {
+    const char *name; /* "--key" */
+    int *flag;
+    const char **val;
+    int *count;
+    int max;
+} AF_APP_OPT;
+
+/* Parses argv[1..] against opts (ended by {NULL}); cmd prefixes the usage lines ("attest").
+ * --help/-h print help(stdout). Returns 1 when the command should go on, else 0 with *exit_code
+ * set: AF_EXIT_OK after help, AF_EXIT_USAGE after an unknown option or a missing value. */
+int af_app_opts(const char *cmd, int argc, char **argv, const AF_APP_OPT *opts,
+                void (*help)(FILE *out), int *exit_code);
+
 /* Hex <-> bytes. af_app_unhex returns a new buffer (OPENSSL_free) or NULL with an error raised. */
 unsigned char *af_app_unhex(const char *hex, size_t *len);
 char *af_app_hex(const unsigned char *data, size_t len);

@@ -1,4 +1,4 @@
-/* apps_common.c - error lines, bounded reads, atomic writes and hex for the subcommands. */
+/* apps_common.c - error lines, option parsing, bounded reads, atomic writes and hex for the subcommands. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -37,6 +37,46 @@ int af_app_usage(const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     return AF_EXIT_USAGE;
+}
+
+int af_app_opts(const char *cmd, int argc, char **argv, const AF_APP_OPT *opts,
+                void (*help)(FILE *out), int *exit_code)
+{
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const AF_APP_OPT *o;
+
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            help(stdout);
+            *exit_code = AF_EXIT_OK;
+            return 0;
+        }
+        for (o = opts; o->name != NULL && strcmp(a, o->name) != 0; o++)
+            continue;
+        if (o->name == NULL) {
+            *exit_code = af_app_usage("%s: unknown option '%s'", cmd, a);
+            return 0;
+        }
+        if (o->val == NULL) {
+            *o->flag = 1;
+            continue;
+        }
+        if (o->max > 0 && *o->count == o->max) {
+            *exit_code = af_app_usage("at most %d %s options", o->max, o->name);
+            return 0;
+        }
+        if (++i == argc) {
+            *exit_code = af_app_usage("%s: %s needs a value", cmd, a);
+            return 0;
+        }
+        if (o->max > 0)
+            o->val[(*o->count)++] = argv[i];
+        else
+            *o->val = argv[i];
+    }
+    return 1;
 }
 
 unsigned char *af_app_read(const char *path, size_t *len)

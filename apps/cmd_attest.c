@@ -49,45 +49,22 @@ int af_cmd_attest(int argc, char **argv)
     unsigned char *nonce = NULL, *der = NULL;
     size_t nonce_len = 0, len = 0;
     BIO *mem = NULL;
+    const AF_APP_OPT opts[] = {
+        {"--pem", &pem, NULL, NULL, 0},
+        {"--pss", &pss, NULL, NULL, 0},
+        {"--show", &show, NULL, NULL, 0},
+        {"--key", NULL, keys, &nkeys, MAX_KEYS},
+        {"--ak", NULL, &ak_uri, NULL, 0},
+        {"--ak-cert", NULL, &ak_cert_path, NULL, 0},
+        {"--nonce", NULL, &hex, NULL, 0},
+        {"--state", NULL, &state, NULL, 0},
+        {"--out", NULL, &out, NULL, 0},
+        {"--digest", NULL, &digest, NULL, 0},
+        {NULL, NULL, NULL, NULL, 0},
+    };
 
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **val = NULL;
-
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            help(stdout);
-            return AF_EXIT_OK;
-        } else if (strcmp(a, "--pem") == 0) {
-            pem = 1;
-        } else if (strcmp(a, "--pss") == 0) {
-            pss = 1;
-        } else if (strcmp(a, "--show") == 0) {
-            show = 1;
-        } else if (strcmp(a, "--key") == 0) {
-            if (nkeys == MAX_KEYS)
-                return af_app_usage("at most %d --key options", MAX_KEYS);
-            val = &keys[nkeys++];
-        } else if (strcmp(a, "--ak") == 0) {
-            val = &ak_uri;
-        } else if (strcmp(a, "--ak-cert") == 0) {
-            val = &ak_cert_path;
-        } else if (strcmp(a, "--nonce") == 0) {
-            val = &hex;
-        } else if (strcmp(a, "--state") == 0) {
-            val = &state;
-        } else if (strcmp(a, "--out") == 0) {
-            val = &out;
-        } else if (strcmp(a, "--digest") == 0) {
-            val = &digest;
-        } else {
-            return af_app_usage("attest: unknown option '%s'", a);
-        }
-        if (val != NULL) {
-            if (++i == argc)
-                return af_app_usage("attest: %s needs a value", a);
-            *val = argv[i];
-        }
-    }
+    if (!af_app_opts("attest", argc, argv, opts, help, &rc))
+        return rc;
     if (nkeys == 0 || ak_uri == NULL || ak_cert_path == NULL) {
         return af_app_usage("attest: --key, --ak and --ak-cert are required");
     }

@@ -108,7 +108,7 @@ int af_cmd_csr(int argc, char **argv)
 {
     const char *key_uri = NULL, *subj = NULL, *san = NULL, *evfile = NULL, *ak = NULL;
     const char *akc = NULL, *hex = NULL, *state = NULL, *chain = NULL, *out = NULL;
-    int attest = 0, crmf = 0, der = 0, pss = 0, rc = AF_EXIT_FAIL, i;
+    int attest = 0, crmf = 0, der = 0, pss = 0, rc = AF_EXIT_FAIL;
     EVP_PKEY *key = NULL;
     AF_EVIDENCE *ev = NULL;
     AF_BUNDLE *b = NULL;
@@ -117,51 +117,26 @@ int af_cmd_csr(int argc, char **argv)
     unsigned char *data = NULL, *enc = NULL;
     size_t dlen = 0;
     int elen = 0;
+    const AF_APP_OPT opts[] = {
+        {"--attest", &attest, NULL, NULL, 0},
+        {"--crmf", &crmf, NULL, NULL, 0},
+        {"--der", &der, NULL, NULL, 0},
+        {"--pss", &pss, NULL, NULL, 0},
+        {"--key", NULL, &key_uri, NULL, 0},
+        {"--subj", NULL, &subj, NULL, 0},
+        {"--san", NULL, &san, NULL, 0},
+        {"--evidence", NULL, &evfile, NULL, 0},
+        {"--ak", NULL, &ak, NULL, 0},
+        {"--ak-cert", NULL, &akc, NULL, 0},
+        {"--nonce", NULL, &hex, NULL, 0},
+        {"--state", NULL, &state, NULL, 0},
+        {"--chain", NULL, &chain, NULL, 0},
+        {"--out", NULL, &out, NULL, 0},
+        {NULL, NULL, NULL, NULL, 0},
+    };
 
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **val = NULL;
-
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            help(stdout);
-            return AF_EXIT_OK;
-        } else if (strcmp(a, "--attest") == 0) {
-            attest = 1;
-        } else if (strcmp(a, "--crmf") == 0) {
-            crmf = 1;
-        } else if (strcmp(a, "--der") == 0) {
-            der = 1;
-        } else if (strcmp(a, "--pss") == 0) {
-            pss = 1;
-        } else if (strcmp(a, "--key") == 0) {
-            val = &key_uri;
-        } else if (strcmp(a, "--subj") == 0) {
-            val = &subj;
-        } else if (strcmp(a, "--san") == 0) {
-            val = &san;
-        } else if (strcmp(a, "--evidence") == 0) {
-            val = &evfile;
-        } else if (strcmp(a, "--ak") == 0) {
-            val = &ak;
-        } else if (strcmp(a, "--ak-cert") == 0) {
-            val = &akc;
-        } else if (strcmp(a, "--nonce") == 0) {
-            val = &hex;
-        } else if (strcmp(a, "--state") == 0) {
-            val = &state;
-        } else if (strcmp(a, "--chain") == 0) {
-            val = &chain;
-        } else if (strcmp(a, "--out") == 0) {
-            val = &out;
-        } else {
-            return af_app_usage("csr: unknown option '%s'", a);
-        }
-        if (val != NULL) {
-            if (++i == argc)
-                return af_app_usage("csr: %s needs a value", a);
-            *val = argv[i];
-        }
-    }
+    if (!af_app_opts("csr", argc, argv, opts, help, &rc))
+        return rc;
     if (key_uri == NULL || subj == NULL || out == NULL) {
         return af_app_usage("csr: --key, --subj and --out are required");
     }

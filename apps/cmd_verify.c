@@ -34,7 +34,7 @@ static void help(FILE *out)
 int af_cmd_verify(int argc, char **argv)
 {
     const char *csr = NULL, *trust = NULL, *hex = NULL, *state = NULL, *policy = NULL;
-    int json = 0, rc = AF_EXIT_FAIL, i;
+    int json = 0, rc = AF_EXIT_FAIL;
     unsigned char *data = NULL, *nonce = NULL;
     size_t dlen = 0, nlen = 0;
     X509_REQ *req = NULL;
@@ -44,35 +44,18 @@ int af_cmd_verify(int argc, char **argv)
     AF_CHECKS *c = NULL;
     AF_EXPECTED_NONCE want = {NULL, 0};
     BIO *bio = NULL, *sout = NULL;
+    const AF_APP_OPT opts[] = {
+        {"--json", &json, NULL, NULL, 0},
+        {"--csr", NULL, &csr, NULL, 0},
+        {"--trust", NULL, &trust, NULL, 0},
+        {"--nonce", NULL, &hex, NULL, 0},
+        {"--state", NULL, &state, NULL, 0},
+        {"--policy", NULL, &policy, NULL, 0},
+        {NULL, NULL, NULL, NULL, 0},
+    };
 
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **val = NULL;
-
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            help(stdout);
-            return AF_EXIT_OK;
-        } else if (strcmp(a, "--json") == 0) {
-            json = 1;
-        } else if (strcmp(a, "--csr") == 0) {
-            val = &csr;
-        } else if (strcmp(a, "--trust") == 0) {
-            val = &trust;
-        } else if (strcmp(a, "--nonce") == 0) {
-            val = &hex;
-        } else if (strcmp(a, "--state") == 0) {
-            val = &state;
-        } else if (strcmp(a, "--policy") == 0) {
-            val = &policy;
-        } else {
-            return af_app_usage("verify: unknown option '%s'", a);
-        }
-        if (val != NULL) {
-            if (++i == argc)
-                return af_app_usage("verify: %s needs a value", a);
-            *val = argv[i];
-        }
-    }
+    if (!af_app_opts("verify", argc, argv, opts, help, &rc))
+        return rc;
     if (csr == NULL || trust == NULL) {
         return af_app_usage("verify: --csr and --trust are required");
     }
