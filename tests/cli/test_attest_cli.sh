@@ -7,31 +7,14 @@ set -uo pipefail
 : "${AF_CMD:?}" "${AF_TEST_TOKEN_DIR:?}" "${AF_TEST_SRC:?}"
 export OPENSSL_CONF="$AF_TEST_TOKEN_DIR/openssl.cnf"
 token=${AF_TEST_TOKEN_LABEL:-attfresh-test}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+af_numbered=1
+af_show_also=out.txt
+. "$(dirname "$0")/lib.sh"
+af_workdir
 cd "$work"
-fails=0
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-bad() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
-check() { # check "what" command...   (expects exit 0)
-    local what=$1
-    shift
-    if "$@" >out.txt 2>err.txt; then ok "$what"; else bad "$what (exit $?)"; cat err.txt out.txt; fi
-}
+check() { expect_ok "$@"; } # check "what" command...   (expects exit 0)
 # expect_fail "what" "stderr pattern" command...   (non-zero exit, exactly one stderr line)
-expect_fail() {
-    local what=$1 pat=$2
-    shift 2
-    "$@" >out.txt 2>err.txt
-    local rc=$?
-    if [ $rc -ne 0 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q -- "$pat" err.txt; then
-        ok "$what: $(cat err.txt)"
-    else
-        bad "$what (exit $rc, stderr:)"
-        cat err.txt
-    fi
-}
+expect_fail() { expect_fail_line "$@"; }
 
 tag=$$
 ak="ev-ak-$tag"

@@ -11,49 +11,11 @@ set -uo pipefail
 : "${AF_TEST_TOKEN_DIR:?run through ctest (token fixture)}"
 : "${AF_CMD:?run through ctest}"
 export OPENSSL_CONF="$AF_TEST_TOKEN_DIR/openssl.cnf"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do
-        kill "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+af_workdir
 cd "$work" || exit 1
 
-fails=0
 tag="est$$"
-ok() { echo "ok   - $1"; }
-bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
-
-expect_ok() {
-    local name=$1
-    shift
-    if "$@" >out.txt 2>err.txt; then ok "$name"; else bad "$name (exit $?)"; cat err.txt; fi
-}
-
-# expect_fail NAME REGEX CMD...: exit 1 with exactly one "attfresh:" line matching REGEX.
-expect_fail() {
-    local name=$1 re=$2 rc
-    shift 2
-    "$@" >out.txt 2>err.txt
-    rc=$?
-    if [ "$rc" -ne 1 ]; then
-        bad "$name: exit $rc, want 1"
-        cat err.txt
-    elif [ "$(wc -l <err.txt)" -ne 1 ] || ! grep -q '^attfresh: ' err.txt; then
-        bad "$name: not one error line"
-        cat err.txt
-    elif ! grep -Eq -- "$re" err.txt; then
-        bad "$name: message does not match /$re/"
-        cat err.txt
-    else
-        ok "$name: $(cut -c1-150 err.txt)"
-    fi
-}
 
 # start_serve NAME ARGS...: attfresh serve with an HTTPS listener; sets $url (https://...).
 start_serve() {

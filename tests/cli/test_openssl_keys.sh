@@ -6,21 +6,11 @@ set -uo pipefail
 
 : "${AF_TEST_TOKEN_DIR:?run through ctest (token fixture)}"
 export OPENSSL_CONF="$AF_TEST_TOKEN_DIR/openssl.cnf"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
+af_workdir
 cd "$work" || exit 1
 
-fails=0
 tag="cli$$"
-ok() { echo "ok   - $1"; }
-bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
-
-# expect_ok NAME CMD...: the command must succeed.
-expect_ok() {
-    local name=$1
-    shift
-    if "$@" >out.txt 2>err.txt; then ok "$name"; else bad "$name (exit $?)"; cat err.txt; fi
-}
 
 # expect_fail NAME REGEX CMD...: non-zero exit, exactly one attfresh error line, matching REGEX.
 expect_fail() {

@@ -9,21 +9,9 @@
 set -uo pipefail
 : "${AF_CMD:?}" "${AF_TEST_TOKEN_DIR:?}" "${OPENSSL_MODULES:?}" "${SOFTHSM2_CONF:?}"
 base="$AF_TEST_TOKEN_DIR/openssl.cnf"
-work=$(mktemp -d /tmp/af-cli-serve-XXXXXX)
-pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do
-        kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+af_workdir /tmp/af-cli-serve-XXXXXX
 cd "$work" || exit 1
-fails=0
-ok() { echo "ok   - $*"; }
-bad() { echo "FAIL - $*"; fails=$((fails + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 MT='application/est-attestation-freshness+json'
 
 # The fixture's config with the provider's call trace on, to see C_GenerateRandom.
