@@ -82,6 +82,32 @@ expect_fail_line() {
     fi
 }
 
+# af_serve NAME URLRE ARGS...: starts attfresh serve ARGS in the background (stdout NAME.out,
+# stderr NAME.log; its pid in PID and appended to pids) and waits, bounded (10 s), until it printed
+# a URL whose scheme matches URLRE ('http', 'https' or 'https\?') or died. Sets url (the first such
+# URL, no trailing /), HTTP and HTTPS (the ports it printed). Returns 0 when url is set; else says
+# so with the server's log and returns 1.
+af_serve() {
+    local name=$1 scheme=$2 i
+    shift 2
+    "$AF_CMD" serve "$@" >"$name.out" 2>"$name.log" &
+    PID=$!
+    pids+=("$PID")
+    url=""
+    for i in $(seq 1 200); do
+        url=$(sed -n "s|^\\($scheme://127\\.0\\.0\\.1:[0-9]*\\)/\$|\\1|p" "$name.out" 2>/dev/null | head -1)
+        [ -n "$url" ] && break
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    HTTP=$(sed -n 's|^http://127.0.0.1:\([0-9]*\)/$|\1|p' "$name.out")
+    HTTPS=$(sed -n 's|^https://127.0.0.1:\([0-9]*\)/$|\1|p' "$name.out")
+    [ -n "$url" ] && return 0
+    echo "cannot start attfresh serve ($name):"
+    cat "$name.log"
+    return 1
+}
+
 # af_cleanup: stops the servers in pids (SIGTERM, then reaps them) and removes $work.
 af_cleanup() {
     local p

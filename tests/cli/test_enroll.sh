@@ -27,21 +27,9 @@ log_has() { # log_has SERVER REGEX
 
 # start NAME ARGS...: attfresh serve in the background until it printed its URLs; sets HTTP, HTTPS
 start() {
-    local name=$1 i
+    local name=$1
     shift
-    "$AF_CMD" serve "$@" >"$name.out" 2>"$name.log" &
-    pids+=($!)
-    for i in $(seq 1 200); do
-        grep -q '^https\?://' "$name.out" 2>/dev/null && break
-        kill -0 "$!" 2>/dev/null || break
-        sleep 0.05
-    done
-    HTTP=$(sed -n 's|^http://127.0.0.1:\([0-9]*\)/$|\1|p' "$name.out")
-    HTTPS=$(sed -n 's|^https://127.0.0.1:\([0-9]*\)/$|\1|p' "$name.out")
-    if [ -z "$HTTP" ]; then
-        echo "cannot start attfresh serve ($name):"
-        cat "$name.log"
-    fi
+    af_serve "$name" http "$@"
 }
 
 tag=$$

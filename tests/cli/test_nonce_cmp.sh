@@ -17,20 +17,9 @@ cd "$work" || exit 1
 
 # start_serve NAME ARGS...: runs attfresh serve on 127.0.0.1:0; sets $url to its http:// URL.
 start_serve() {
-    local name=$1 i
+    local name=$1
     shift
-    "$AF_CMD" serve --http 127.0.0.1:0 "$@" >"$name.out" 2>"$name.log" &
-    pids+=($!)
-    url=""
-    for i in $(seq 1 100); do
-        url=$(sed -n 's|^\(http://127\.0\.0\.1:[0-9]*\)/$|\1|p' "$name.out" | head -1)
-        [ -n "$url" ] && return 0
-        kill -0 "${pids[-1]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "cannot start attfresh serve ($name):"
-    cat "$name.log"
-    exit 1
+    af_serve "$name" http --http 127.0.0.1:0 "$@" || exit 1
 }
 
 # server log has a line matching REGEX

@@ -19,21 +19,10 @@ tag="est$$"
 
 # start_serve NAME ARGS...: attfresh serve with an HTTPS listener; sets $url (https://...).
 start_serve() {
-    local name=$1 i
+    local name=$1
     shift
-    "$AF_CMD" serve --http 127.0.0.1:0 --https 127.0.0.1:0 --tls-cert srv.pem --tls-key srv.key \
-        "$@" >"$name.out" 2>"$name.log" &
-    pids+=($!)
-    url=""
-    for i in $(seq 1 100); do
-        url=$(sed -n 's|^\(https://127\.0\.0\.1:[0-9]*\)/$|\1|p' "$name.out" | head -1)
-        [ -n "$url" ] && return 0
-        kill -0 "${pids[-1]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "cannot start attfresh serve ($name):"
-    cat "$name.log"
-    exit 1
+    af_serve "$name" https --http 127.0.0.1:0 --https 127.0.0.1:0 --tls-cert srv.pem \
+        --tls-key srv.key "$@" || exit 1
 }
 
 # ---- a throw-away CA, a server certificate for 127.0.0.1, another CA nobody trusts -------------

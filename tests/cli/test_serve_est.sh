@@ -33,18 +33,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout oth
 # start NAME ARGS...: runs attfresh serve in the background, waits (bounded) until it printed its
 # URLs; sets HTTP/HTTPS (ports) and PID.
 start() {
-    local name=$1 i
+    local name=$1
     shift
-    "$AF_CMD" serve "$@" >"$name.out" 2>"$name.log" &
-    PID=$!
-    pids+=("$PID")
-    for i in $(seq 1 200); do
-        grep -q '^https\?://' "$name.out" 2>/dev/null && break
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    HTTP=$(sed -n 's|^http://127.0.0.1:\([0-9]*\)/$|\1|p' "$name.out")
-    HTTPS=$(sed -n 's|^https://127.0.0.1:\([0-9]*\)/$|\1|p' "$name.out")
+    af_serve "$name" 'https\?' "$@"
 }
 stop() { kill -TERM "$1" 2>/dev/null; wait "$1"; }
 
