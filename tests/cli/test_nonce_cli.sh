@@ -4,12 +4,8 @@
 # run as pasted, atomic --out, and the one-line errors with their exit codes.
 set -uo pipefail
 : "${AF_CMD:?}"
-work=$(mktemp -d /tmp/af-cli-nonce-XXXXXX)
-trap 'rm -rf "$work"' EXIT
-fails=0
-ok() { echo "ok   - $*"; }
-bad() { echo "FAIL - $*"; fails=$((fails + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+. "$(dirname "$0")/lib.sh"
+af_workdir /tmp/af-cli-nonce-XXXXXX
 af() { "$AF_CMD" "$@"; }
 
 # ---- round trips: every profile x format (x wrap) x direction ----------------------------------

@@ -7,12 +7,8 @@
 set -uo pipefail
 : "${AF_TEST_TOKEN_DIR:?}" "${OPENSSL_MODULES:?}" "${SOFTHSM2_CONF:?}"
 base="$AF_TEST_TOKEN_DIR/openssl.cnf"
-work=$(mktemp -d /tmp/af-cli-rand-XXXXXX)
-trap 'rm -rf "$work"' EXIT
-fails=0
-ok() { echo "ok   - $*"; }
-bad() { echo "FAIL - $*"; fails=$((fails + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+. "$(dirname "$0")/lib.sh"
+af_workdir /tmp/af-cli-rand-XXXXXX
 
 # conf NAME [random-section lines] [extra provider-section lines]: the fixture config plus both
 conf() {

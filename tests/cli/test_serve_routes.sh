@@ -7,29 +7,15 @@
 set -uo pipefail
 : "${AF_CMD:?}" "${AF_TEST_TOKEN_DIR:?}" "${OPENSSL_MODULES:?}" "${SOFTHSM2_CONF:?}"
 export OPENSSL_CONF="$AF_TEST_TOKEN_DIR/openssl.cnf"
-work=$(mktemp -d /tmp/af-cli-routes-XXXXXX)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+af_workdir /tmp/af-cli-routes-XXXXXX
 cd "$work" || exit 1
-fails=0
-ok() { echo "ok   - $*"; }
-bad() { echo "FAIL - $*"; fails=$((fails + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 
 umask 077
 printf 'route-test-secret\n' >secret.txt
-"$AF_CMD" serve --http 127.0.0.1:0 --cmp-secret-file secret.txt >serve.out 2>serve.log &
-pid=$!
-for i in $(seq 1 200); do
-    grep -q '^http://' serve.out 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-done
-port=$(sed -n 's|^http://127.0.0.1:\([0-9]*\)/$|\1|p' serve.out)
+af_serve serve http --http 127.0.0.1:0 --cmp-secret-file secret.txt
+pid=$PID
+port=$HTTP
 check "server started and printed its port ($port)" test -n "$port"
 
 # genm PATH INFOTYPE -> openssl cmp's output in genm.txt, exit code returned
@@ -74,7 +60,7 @@ check "one log line per request ($n)" test "$n" = 16
 check "the CMP secret is not in the log" bash -c '! grep -q route-test-secret "$1"' _ serve.log
 
 kill -TERM "$pid"; wait "$pid"; rc=$?
-pid=
+pids=()
 check "SIGTERM: exit 0 ($rc)" test "$rc" = 0
 
 if [ "$fails" -ne 0 ]; then
