@@ -1,6 +1,7 @@
 /* cmc_asn1.c - CMC ASN.1 templates (ContentInfo, PKIData, PKIResponse, TaggedAttribute, OtherMsg,
  * CMCStatusInfoV2) and the strict encoder/decoder of the flat nonce-exchange view (cmc.h). */
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <openssl/asn1t.h>
@@ -397,8 +398,19 @@ static int take_status(const AF_CMC_TAGGED_ATTR *a, AF_CMC_MSG *m)
                  (const char *)ASN1_STRING_get0_data(si->statusString), (size_t)n)) == NULL)
             goto done;
     }
-    if (si->otherInfo != NULL && ASN1_TYPE_get(si->otherInfo) == V_ASN1_INTEGER)
-        m->fail_info = ASN1_INTEGER_get(si->otherInfo->value.integer);
+    if (si->otherInfo != NULL && ASN1_TYPE_get(si->otherInfo) == V_ASN1_INTEGER) {
+        int64_t fi;
+
+        /* CMCFailInfo is a small non-negative enumeration; a negative or huge value is no
+         * failInfo we could report (and -1 is our "absent"), so the message is malformed. */
+        if (!ASN1_INTEGER_get_int64(&fi, si->otherInfo->value.integer) || fi < 0
+            || fi > INT32_MAX) {
+            ERR_clear_error();
+            AF_ERR(AF_R_NONCE_BAD_TYPE, "CMCStatusInfoV2 failInfo out of range");
+            goto done;
+        }
+        m->fail_info = (long)fi;
+    }
     ok = 1;
 done:
     AF_CMC_STATUS_INFO_V2_free(si);

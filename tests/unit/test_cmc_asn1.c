@@ -410,10 +410,27 @@ static void test_responder_failures(void)
     free(der);
 }
 
+/* Fuzzer finding: a CMCStatusInfoV2 with a negative failInfo decoded, then re-encoded without it
+ * (negative is our "absent"). Such a failInfo is malformed and must be refused. */
+static void test_negative_fail_info(void)
+{
+    size_t len = 0;
+    unsigned char *der =
+        af_test_read_file(af_test_src_path("tests/fuzz/corpus/cmc/regress-negative-failinfo.der"), &len);
+    AF_CMC_MSG m;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(der);
+    CU_ASSERT_FALSE(af_cmc_msg_decode(&m, 1, "1.3.6.1.5.5.7.7.99", der, len));
+    CU_ASSERT_EQUAL(last_reason(), AF_R_NONCE_BAD_TYPE);
+    ERR_clear_error();
+    free(der);
+}
+
 AF_TEST_MAIN("cmc_asn1", NULL, NULL, {"request vector round trip", test_request_vector},
              {"response vector round trip", test_response_vector},
              {"failure vector round trip", test_failure_vector},
              {"strict decoding", test_strict_decoding},
+             {"negative failInfo refused", test_negative_fail_info},
              {"duplicate control refused", test_duplicate_control},
              {"responder issues a transactionId-bound nonce", test_responder_issues_bound_nonce},
              {"responder failures and refusals", test_responder_failures})
