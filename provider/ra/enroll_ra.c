@@ -275,7 +275,7 @@ X509 *af_ra_enroll(AF_RA *ra, const X509_REQ *req, const OSSL_CRMF_MSG *crm,
                    const unsigned char *binding, size_t binding_len, AF_ENROLL_RESULT *res,
                    AF_CHECKS *checks)
 {
-    AF_ENROLL_RESULT dummy;
+    AF_ENROLL_RESULT unused_result;
     AF_RA_ENROLL *e = af_ra_get0_enroll(ra);
     AF_CHECKS *own = NULL;
     AF_VERIFY *v = NULL;
@@ -285,7 +285,7 @@ X509 *af_ra_enroll(AF_RA *ra, const X509_REQ *req, const OSSL_CRMF_MSG *crm,
     int i, passed, fail;
 
     if (res == NULL)
-        res = &dummy;
+        res = &unused_result;
     memset(res, 0, sizeof(*res));
     if (e == NULL || e->ca == NULL) {
         result_set(res, AF_ENROLL_NOT_CONFIGURED, "config", "this RA has no CA");
