@@ -18,8 +18,34 @@ struct af_ra_enroll_st {
     AF_CA *ca;
     STACK_OF(X509) * trust;
     AF_POLICY *policy; /* NULL = the default policy */
+    /* Trust and policy prepared once; each request derives a cheap verifier from it that shares
+     * the trust store and the cache of proven AK chains (af_verify_new_from). Rebuilt whenever
+     * trust or policy change, which happens only while the RA is being configured. */
+    AF_VERIFY *proto;
     int send_ca;
 };
+
+static void rebuild_proto(AF_RA_ENROLL *e)
+{
+    AF_VERIFY *v;
+    int i, ok;
+
+    af_verify_free(e->proto);
+    e->proto = NULL;
+    if ((v = af_verify_new(e->libctx, e->propq)) == NULL)
+        goto fallback;
+    for (ok = 1, i = 0; ok && i < sk_X509_num(e->trust); i++)
+        ok = af_verify_add1_trust(v, sk_X509_value(e->trust, i));
+    if (!ok || (e->policy != NULL && !af_verify_set_policy(v, e->policy))) {
+        af_verify_free(v);
+        goto fallback;
+    }
+    e->proto = v;
+    return;
+fallback:
+    /* Requests then build their verifier from the settings each time: slower, same result. */
+    ERR_clear_error();
+}
 
 AF_RA_ENROLL *af_ra_enroll_new(OSSL_LIB_CTX *libctx, const char *propq)
 {
@@ -41,6 +67,7 @@ void af_ra_enroll_free(AF_RA_ENROLL *e)
     if (e == NULL)
         return;
     af_ca_free(e->ca);
+    af_verify_free(e->proto);
     sk_X509_pop_free(e->trust, X509_free);
     af_policy_free(e->policy);
     OPENSSL_free(e->propq);
@@ -74,6 +101,7 @@ int af_ra_enroll_add1_trust(AF_RA_ENROLL *e, X509 *anchor)
         return 0;
     }
     X509_up_ref(anchor);
+    rebuild_proto(e);
     return 1;
 }
 
@@ -110,6 +138,7 @@ int af_ra_enroll_load_policy(AF_RA_ENROLL *e, const char *path)
     }
     af_policy_free(e->policy);
     e->policy = p;
+    rebuild_proto(e);
     return 1;
 }
 
@@ -303,13 +332,18 @@ X509 *af_ra_enroll(AF_RA *ra, const X509_REQ *req, const OSSL_CRMF_MSG *crm,
     }
     if (checks == NULL && (checks = own = af_checks_new()) == NULL)
         goto internal;
-    if ((v = af_verify_new(e->libctx, e->propq)) == NULL)
-        goto internal;
-    for (i = 0; i < sk_X509_num(e->trust); i++)
-        if (!af_verify_add1_trust(v, sk_X509_value(e->trust, i)))
+    if (e->proto != NULL) {
+        if ((v = af_verify_new_from(e->proto)) == NULL)
             goto internal;
-    if (e->policy != NULL && !af_verify_set_policy(v, e->policy))
-        goto internal;
+    } else {
+        if ((v = af_verify_new(e->libctx, e->propq)) == NULL)
+            goto internal;
+        for (i = 0; i < sk_X509_num(e->trust); i++)
+            if (!af_verify_add1_trust(v, sk_X509_value(e->trust, i)))
+                goto internal;
+        if (e->policy != NULL && !af_verify_set_policy(v, e->policy))
+            goto internal;
+    }
     na.store = af_ra_get0_store(ra);
     na.binding = binding;
     na.binding_len = binding_len;
