@@ -53,6 +53,28 @@ run_stage deps bash scripts/deps.sh
     exit 1
 }
 
+# ctest_logged LOG ARGS...: ctest with ARGS, its output also kept in LOG for the totals
+ctest_logged() {
+    local log=$1
+    shift
+    ctest "$@" 2>&1 | tee "$log"
+    return "${PIPESTATUS[0]}"
+}
+# count_ctest LOG: adds a ctest run's closing line ("... F tests failed out of N") to the totals
+tests_passed=0
+tests_failed=0
+count_ctest() {
+    local line f n
+    line=$(grep -E 'tests failed out of [0-9]+' "$1" 2>/dev/null | tail -1)
+    [ -n "$line" ] || return 0
+    f=$(sed -E 's/.* ([0-9]+) tests failed out of [0-9]+.*/\1/' <<<"$line")
+    n=$(sed -E 's/.* tests failed out of ([0-9]+).*/\1/' <<<"$line")
+    tests_failed=$((tests_failed + f))
+    tests_passed=$((tests_passed + n - f))
+}
+logdir=$(mktemp -d)
+trap 'rm -rf "$logdir"' EXIT
+
 # ---- main build: -Werror, all tiers ----------------------------------------------------------
 main_built=0
 if has_stage build || has_stage ctest; then
@@ -68,7 +90,8 @@ fi
 if has_stage ctest; then
     if [ "$main_built" = 1 ]; then
         # Serial: the token and cli tests share one fresh token per run.
-        run_stage ctest ctest --test-dir build --output-on-failure
+        run_stage ctest ctest_logged "$logdir/ctest" --test-dir build --output-on-failure
+        count_ctest "$logdir/ctest"
     else
         record ctest skipped-configure-failed
     fi
@@ -89,9 +112,13 @@ if has_stage asan; then
         # of a leak (which library it happened in, and our caller). The unit tier runs with no
         # suppressions at all; the token tier with tests/lsan.supp (SoftHSM2 and p11-kit only).
         LSAN_OPTIONS="fast_unwind_on_malloc=0" \
-            run_stage asan-unit ctest --test-dir build-asan --output-on-failure -L unit
+            run_stage asan-unit ctest_logged "$logdir/asan-unit" --test-dir build-asan \
+            --output-on-failure -L unit
+        count_ctest "$logdir/asan-unit"
         LSAN_OPTIONS="fast_unwind_on_malloc=0:suppressions=$root/tests/lsan.supp:print_suppressions=0" \
-            run_stage asan-token ctest --test-dir build-asan --output-on-failure -L token
+            run_stage asan-token ctest_logged "$logdir/asan-token" --test-dir build-asan \
+            --output-on-failure -L token
+        count_ctest "$logdir/asan-token"
     else
         record asan-unit skipped-configure-failed
         record asan-token skipped-configure-failed
@@ -113,4 +140,6 @@ if [ "$failed" = 0 ]; then
 else
     echo "test.sh: FAILED (${results[*]}) in $((elapsed / 60)) min $((elapsed % 60)) s"
 fi
+# The CTest programs of all test passes (main build, then ASan), as one closing line.
+echo "tests: $tests_passed passed, $tests_failed failed"
 exit "$failed"
