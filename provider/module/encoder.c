@@ -89,14 +89,31 @@ static int enc_does_selection(void *ctx, int selection)
     return (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0;
 }
 
+/* Writes len bytes of der (taken over and freed; len <= 0: encoding failed) to the core BIO, as
+ * PEM under pem_label or as plain DER when pem_label is NULL. Raises naming what and the key. */
+static int write_der(AF_PROV_CTX *pc, OSSL_CORE_BIO *cout, unsigned char *der, int len,
+                     const char *pem_label, const char *what, const AF_KEY *key)
+{
+    BIO *out = BIO_new_from_core_bio(af_prov_libctx(pc), cout);
+    int ok = 0;
+
+    if (len > 0 && out != NULL)
+        ok = pem_label != NULL ? PEM_write_bio(out, pem_label, "", der, len) > 0
+                               : BIO_write(out, der, len) == len;
+    if (!ok)
+        af_prov_raise(pc, AF_PR_ENCODING, "writing %s of %s", what, af_key_get0_uri(key));
+    BIO_free(out);
+    OPENSSL_free(der);
+    return ok;
+}
+
 static int enc_encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
                       const OSSL_PARAM obj_abstract[], int selection, int pem)
 {
     AF_PROV_CTX *pc = vctx;
     const AF_KEY *key = obj;
     unsigned char *der = NULL;
-    BIO *out = NULL;
-    int len, ok = 0;
+    int len;
 
     if (key == NULL || obj_abstract != NULL || !af_key_has_private(key) ||
         (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) == 0) {
@@ -104,15 +121,8 @@ static int enc_encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
         return 0;
     }
     len = af_keyref_encode(af_key_type(key), af_key_get0_uri(key), &der);
-    out = BIO_new_from_core_bio(af_prov_libctx(pc), cout);
-    if (len > 0 && out != NULL)
-        ok = pem ? PEM_write_bio(out, AF_KEYREF_PEM_LABEL, "", der, len) > 0
-                 : BIO_write(out, der, len) == len;
-    if (!ok)
-        af_prov_raise(pc, AF_PR_ENCODING, "writing the key reference of %s", af_key_get0_uri(key));
-    BIO_free(out);
-    OPENSSL_free(der);
-    return ok;
+    return write_der(pc, cout, der, len, pem ? AF_KEYREF_PEM_LABEL : NULL, "the key reference",
+                     key);
 }
 
 static int enc_encode_pem(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
@@ -142,21 +152,12 @@ static int spki_encode(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
     AF_PROV_CTX *pc = vctx;
     const AF_KEY *key = obj;
     unsigned char *der = NULL;
-    BIO *out = NULL;
-    int len, ok = 0;
+    int len;
 
     if (key == NULL || obj_abstract != NULL || !af_key_has_public(key))
         return 0;
     len = af_key_spki_der(key, &der);
-    out = BIO_new_from_core_bio(af_prov_libctx(pc), cout);
-    if (len > 0 && out != NULL)
-        ok = pem ? PEM_write_bio(out, PEM_STRING_PUBLIC, "", der, len) > 0
-                 : BIO_write(out, der, len) == len;
-    if (!ok)
-        af_prov_raise(pc, AF_PR_ENCODING, "writing the public key of %s", af_key_get0_uri(key));
-    BIO_free(out);
-    OPENSSL_free(der);
-    return ok;
+    return write_der(pc, cout, der, len, pem ? PEM_STRING_PUBLIC : NULL, "the public key", key);
 }
 
 static int spki_encode_pem(void *vctx, OSSL_CORE_BIO *cout, const void *obj,
