@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/err.h>
@@ -101,7 +102,7 @@ int main(int argc, char **argv)
 {
     const char *conf = NULL, *ca_cert = NULL, *ca_key = NULL, *ak_trust = NULL, *ak_uri = NULL;
     const char *ak_cert_path = NULL, *key_uri = NULL, *tls_cert = NULL, *tls_key = NULL;
-    const char *count_module = NULL;
+    const char *count_module = NULL, *only = NULL;
     int count = 200, i, p;
     AF_RA_CONFIG rcfg;
     AF_RA_SERVER_CONFIG scfg;
@@ -149,6 +150,8 @@ int main(int argc, char **argv)
             count_module = v;
         else if (strcmp(a, "--count") == 0)
             count = atoi(v);
+        else if (strcmp(a, "--only") == 0)
+            only = v; /* one protocol row: "CMP p10cr", "CMP ir", "EST" or "CMC" */
         else
             die("unknown option (see bench/enroll.sh)");
     }
@@ -214,6 +217,10 @@ int main(int argc, char **argv)
         unsigned long s0, s1, a0 = 0, a1;
         double t0, t, c0 = 0, cpu, per, signs, tok, nonce_s;
 
+        if (only != NULL && strcasecmp(only, protos[p].name) != 0) {
+            af_proto_opts_free(o);
+            continue;
+        }
         if (protos[p].proto == AF_PROTO_CMP)
             snprintf(url, sizeof(url), "http://127.0.0.1:%d/.well-known/cmp",
                      af_ra_server_get_port(srv, 0));

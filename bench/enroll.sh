@@ -6,7 +6,7 @@
 # share of the token's signing (C_Sign per enrollment, counted by p11count.so, times the token's
 # own signing time) against the rest. Target (issue 5): rest <= token signing.
 # Not part of the tests. Environment: BUILD (default build), COUNT (enrollments per protocol, 300),
-# KEEP=1 keeps the token directory.
+# KEEP=1 keeps the token directory, ONLY="CMP p10cr"|"CMP ir"|EST|CMC runs one protocol row.
 # Results are also kept in bench/results/enroll.txt (git-ignored).
 set -euo pipefail
 
@@ -66,6 +66,7 @@ P11COUNT_MODULE=$proxy show "$build/bench/bench_enroll" --conf "$tmp/count.cnf" 
     --ca-cert "$tmp/raca.pem" --ca-key "$raca" --ak-trust "$tmp/akca/ca.pem" \
     --ak "pkcs11:token=$label;object=bench-ak" --ak-cert "$tmp/ak.pem" \
     --key "pkcs11:token=$label;object=bench-dev" --tls-cert "$tmp/srv.pem" --tls-key "$tmp/srv.key" \
+    ${ONLY:+--only "$ONLY"} \
     | tee "$out/enroll.txt" || rc=$?
 [ "$rc" = 0 ] || [ "$rc" = 3 ] || { echo "enroll.sh: bench_enroll failed ($rc)" >&2; exit 1; }
 exit "$rc"
