@@ -15,6 +15,7 @@ int af_cmd_attest(int argc, char **argv) __attribute__((weak));
 int af_cmd_csr(int argc, char **argv) __attribute__((weak));
 int af_cmd_verify(int argc, char **argv) __attribute__((weak));
 int af_cmd_enroll(int argc, char **argv) __attribute__((weak));
+int af_cmd_cert(int argc, char **argv) __attribute__((weak));
 
 #define AF_EXIT_OK 0
 #define AF_EXIT_FAIL 1

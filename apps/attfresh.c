@@ -33,6 +33,7 @@ int main(int argc, char **argv)
         {"csr", af_cmd_csr, "make a CSR that carries Evidence"},
         {"verify", af_cmd_verify, "check an attested CSR as the RA does"},
         {"enroll", af_cmd_enroll, "nonce, Evidence, CSR and certificate in one transaction"},
+        {"cert", af_cmd_cert, "store a certificate in the token next to its key"},
     };
     const size_t n = sizeof(cmds) / sizeof(cmds[0]);
     size_t i;

@@ -1,6 +1,7 @@
 /* cmd_enroll.c - `attfresh enroll`: the whole enrollment in one transaction (nonce request,
  * Evidence signed by the AK in the HSM, attested CSR signed by the key, certification request
- * over CMP, EST or CMC) and the issued certificate written atomically. */
+ * over CMP, EST or CMC) and the issued certificate written atomically, and/or into the token next
+ * to the key. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +19,11 @@ static void help(FILE *out)
         "usage: attfresh enroll (--cmp URL --secret-file F --ref NAME | --est URL --cafile F |\n"
         "                        --cmc URL) --key URI --ak URI --ak-cert F --subj DN\n"
         "                       [--san LIST] [--chain F] [--crmf] [--state F] [--profile P]\n"
-        "                       [--save-state F] --out cert.pem\n"
+        "                       [--save-state F] [--out cert.pem] [--store-in-token]\n"
         "\n"
         "Asks the RA for a nonce, has the AK sign Evidence about --key that carries it, puts the\n"
         "Evidence into a CSR signed by --key, sends the CSR in the same transaction and writes\n"
-        "the certificate the RA issued (PEM) to --out.\n"
+        "the certificate the RA issued (PEM) to --out and/or into the token next to --key.\n"
         "\n"
         "  --cmp URL          CMP over HTTP (genm/genp, then p10cr or ir), e.g.\n"
         "                     http://127.0.0.1:8080/.well-known/cmp\n"
@@ -46,6 +47,8 @@ static void help(FILE *out)
         "  --save-state F     write the transaction state used (JSON, mode 0600)\n"
         "  --timeout S        timeout of each exchange in seconds (default 30)\n"
         "  --out F            the issued certificate (PEM), written atomically\n"
+        "  --store-in-token   also write it into the token next to --key (same CKA_ID and\n"
+        "                     label; replaces the key's older certificates once stored)\n"
         "\n"
         "example:\n"
         "  attfresh enroll --cmp http://127.0.0.1:8080/.well-known/cmp --secret-file mac.txt \\\n"
@@ -59,7 +62,7 @@ typedef struct {
     const char *url, *secret_file, *secret_env, *ref, *cafile, *profile, *key, *ak, *ak_cert;
     const char *chain, *subj, *san, *state, *save_state, *timeout, *out;
     af_proto proto;
-    int crmf;
+    int crmf, store;
 } enroll_args;
 
 static int parse(int argc, char **argv, enroll_args *g)
@@ -86,6 +89,10 @@ static int parse(int argc, char **argv, enroll_args *g)
             g->crmf = 1;
             continue;
         }
+        if (strcmp(argv[i], "--store-in-token") == 0) {
+            g->store = 1;
+            continue;
+        }
         for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
             if (strcmp(argv[i], names[k]) == 0)
                 break;
@@ -102,8 +109,10 @@ static int parse(int argc, char **argv, enroll_args *g)
     }
     if (g->proto == AF_PROTO_NONE)
         return af_app_usage("enroll: give one of --cmp, --est, --cmc");
-    if (g->key == NULL || g->ak == NULL || g->ak_cert == NULL || g->subj == NULL || g->out == NULL)
-        return af_app_usage("enroll: --key, --ak, --ak-cert, --subj and --out are required");
+    if (g->key == NULL || g->ak == NULL || g->ak_cert == NULL || g->subj == NULL ||
+        (g->out == NULL && !g->store))
+        return af_app_usage(
+            "enroll: --key, --ak, --ak-cert, --subj and --out (or --store-in-token) are required");
     if (g->crmf && g->proto != AF_PROTO_CMP)
         return af_app_usage("enroll: --crmf is for CMP only");
     return 0;
@@ -176,6 +185,11 @@ int af_cmd_enroll(int argc, char **argv)
         af_app_fail("enroll: cannot load the key to certify");
         goto done;
     }
+    /* Before the RA spends a nonce and a certificate on a request whose result has nowhere to go */
+    if (g.store && !af_key_in_token(key)) {
+        af_app_fail("enroll: --store-in-token");
+        goto done;
+    }
     if ((ak = af_load_key(g.ak, 1, NULL, NULL)) == NULL) {
         af_app_fail("enroll: cannot load the attestation key");
         goto done;
@@ -208,15 +222,27 @@ int af_cmd_enroll(int argc, char **argv)
         af_app_fail("enroll: --save-state %s", g.save_state);
         goto done;
     }
-    if (!write_cert(g.out, cert)) {
+    /* The file first: a certificate the token refuses is then still kept. */
+    if (g.out != NULL && !write_cert(g.out, cert)) {
         af_app_fail("enroll: cannot write %s", g.out);
+        goto done;
+    }
+    serial = i2s_ASN1_INTEGER(NULL, X509_get0_serialNumber(cert));
+    if (g.store && !af_store_cert_in_token(key, cert)) {
+        if (g.out != NULL)
+            af_app_fail("enroll: --store-in-token: the certificate is in %s (attfresh cert store"
+                        " --key URI --in %s puts it in the token later)",
+                        g.out, g.out);
+        else
+            af_app_fail("enroll: --store-in-token: the issued certificate (serial %s) was not kept",
+                        serial != NULL ? serial : "?");
         goto done;
     }
     X509_NAME_oneline(X509_get_subject_name(cert), subj, sizeof(subj));
     X509_NAME_oneline(X509_get_issuer_name(cert), issuer, sizeof(issuer));
-    serial = i2s_ASN1_INTEGER(NULL, X509_get0_serialNumber(cert));
-    printf("enrolled over %s: %s, serial %s, issued by %s -> %s\n", af_proto_name(g.proto), subj,
-           serial != NULL ? serial : "?", issuer, g.out);
+    printf("enrolled over %s: %s, serial %s, issued by %s -> %s%s%s\n", af_proto_name(g.proto),
+           subj, serial != NULL ? serial : "?", issuer, g.out != NULL ? g.out : "",
+           g.out != NULL && g.store ? " and " : "", g.store ? "the token, next to the key" : "");
     rc = AF_EXIT_OK;
 done:
     OPENSSL_free(serial);

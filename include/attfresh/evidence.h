@@ -289,6 +289,17 @@ X509 *af_load_cert(const char *uri, OSSL_LIB_CTX *libctx, const char *propq);
 /* Every certificate in a PEM/DER file, as a new stack (at least one, else NULL). */
 STACK_OF(X509) * af_load_certs(const char *path, OSSL_LIB_CTX *libctx, const char *propq);
 
+/* ==== A key's certificate into its token (provider/evidence/ev_token_cert.c) ================ */
+/* 1 when key is a token key of attfresh.so (one that can keep a certificate next to it); else 0
+ * with the error "key is not in a token". Cheap: no PKCS#11 call. */
+int af_key_in_token(EVP_PKEY *key);
+/* Writes cert into key's token next to it (a CKO_CERTIFICATE with the key's CKA_ID and
+ * CKA_LABEL), through the provider (AF_PARAM_KEY_STORE_CERT of attfresh/params.h): refused when
+ * cert does not certify key; the same certificate again changes nothing; another certificate
+ * of the key is stored first and then the older ones are removed (renewal). Returns 1/0 with one
+ * error (the token's CKR_ code when it refused). */
+int af_store_cert_in_token(EVP_PKEY *key, X509 *cert);
+
 #ifdef __cplusplus
 }
 #endif

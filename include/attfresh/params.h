@@ -24,6 +24,12 @@
 /* utf8 string: the object's full RFC 7512 URI (token, manufacturer, serial, model, object, id,
  * type), never with a PIN */
 #define AF_PARAM_KEY_URI "attfresh-uri"
+/* octet string, settable only (EVP_PKEY_set_params on a token key): the DER of an X.509
+ * certificate of the key, written into the token next to it (CKO_CERTIFICATE with the key's
+ * CKA_ID and CKA_LABEL). Refused when the certificate's public key is not the key's. The same
+ * certificate again changes nothing; another one for the key replaces the older ones after it
+ * was stored. See docs/keys.md. */
+#define AF_PARAM_KEY_STORE_CERT "attfresh-store-certificate"
 /* unsigned int: bit mask of AF_CAP_* built from CKA_ENCRYPT, CKA_DECRYPT, ... of the key pair */
 #define AF_PARAM_KEY_CAPABILITIES "attfresh-capabilities"
 /* utf8 strings from CK_TOKEN_INFO, padding trimmed; versions as "major.minor" */

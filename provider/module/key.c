@@ -425,6 +425,15 @@ const char *af_key_get0_uri(const AF_KEY *key)
 {
     return key->uri != NULL ? key->uri : "";
 }
+const unsigned char *af_key_get0_id(const AF_KEY *key, size_t *len)
+{
+    *len = key->id != NULL ? key->idlen : 0;
+    return *len > 0 ? key->id : NULL;
+}
+const char *af_key_get0_label(const AF_KEY *key)
+{
+    return key->label;
+}
 
 int af_key_has_public(const AF_KEY *key)
 {

@@ -46,6 +46,9 @@ int af_key_max_sig_size(const AF_KEY *key);
 int af_key_curve_nid(const AF_KEY *key);
 /* Full pkcs11: URI of the key (never a PIN). */
 const char *af_key_get0_uri(const AF_KEY *key);
+/* CKA_ID (NULL, *len 0 when the objects have none) and CKA_LABEL (NULL when none). */
+const unsigned char *af_key_get0_id(const AF_KEY *key, size_t *len);
+const char *af_key_get0_label(const AF_KEY *key);
 
 /* The private key's handle, valid in the current fork generation (looked up again, and the
  * token logged in again, after a fork). Raises and returns 0 when the key has no private half. */
@@ -65,6 +68,12 @@ EVP_PKEY *af_key_get0_verify_pkey(AF_KEY *key);
 
 /* DER SubjectPublicKeyInfo of the key's public half into *der (OPENSSL_free); length or -1. */
 int af_key_spki_der(const AF_KEY *key, unsigned char **der);
+
+/* key_cert.c: writes the DER certificate der into the key's token next to it (keymgmt set_params
+ * AF_PARAM_KEY_STORE_CERT): refused unless it certifies this key; the same certificate again
+ * is a no-op; otherwise the new object is created first and only then the older certificates of
+ * this key (same CKA_ID, same public key) are destroyed. Returns 1/0 with one error raised. */
+int af_key_store_cert(AF_KEY *key, const unsigned char *der, size_t len);
 
 /* keymgmt: fills the gettable params (standard + AF_PARAM_*) present in params. Returns 1/0. */
 int af_key_get_params(AF_KEY *key, OSSL_PARAM params[]);

@@ -1,6 +1,7 @@
 /* keymgmt.c - key management for token keys (EC P-256/384/521, RSA 2048-4096, ED25519): load by
- * reference from store/decoder, params (standard + the attfresh-* key facts), public export and
- * import, and key-pair generation IN the token (C_GenerateKeyPair, sensitive, non-extractable). */
+ * reference from store/decoder, params (standard + the attfresh-* key facts; settable: the
+ * certificate to store next to the key), public export and import, and key-pair generation IN
+ * the token (C_GenerateKeyPair, sensitive, non-extractable). */
 #include <string.h>
 
 #include <openssl/core_dispatch.h>
@@ -28,6 +29,8 @@ static OSSL_FUNC_keymgmt_has_fn km_has;
 static OSSL_FUNC_keymgmt_dup_fn km_dup;
 static OSSL_FUNC_keymgmt_match_fn km_match;
 static OSSL_FUNC_keymgmt_get_params_fn km_get_params;
+static OSSL_FUNC_keymgmt_set_params_fn km_set_params;
+static OSSL_FUNC_keymgmt_settable_params_fn km_settable_params;
 static OSSL_FUNC_keymgmt_export_fn km_export;
 static OSSL_FUNC_keymgmt_import_fn km_import;
 static OSSL_FUNC_keymgmt_gen_set_params_fn km_gen_set_params;
@@ -142,6 +145,36 @@ static const OSSL_PARAM ed_gettable_tbl[] = {
     AF_FACT_PARAMS,
     OSSL_PARAM_END,
 };
+
+/* The one settable param is an action on the token, not a change of the key: the key object
+ * stays immutable (and shared by duplicates). Other names are ignored, as the API asks. */
+static int km_set_params(void *keydata, const OSSL_PARAM params[])
+{
+    const OSSL_PARAM *p;
+    const void *der = NULL;
+    size_t len = 0;
+
+    if (keydata == NULL)
+        return 0;
+    if ((p = OSSL_PARAM_locate_const(params, AF_PARAM_KEY_STORE_CERT)) == NULL)
+        return 1;
+    if (!OSSL_PARAM_get_octet_string_ptr(p, &der, &len) || der == NULL || len == 0) {
+        af_prov_raise(af_key_get0_provctx(keydata), AF_PR_BAD_PARAM,
+                      "%s wants the DER of a certificate (octet string)", AF_PARAM_KEY_STORE_CERT);
+        return 0;
+    }
+    return af_key_store_cert(keydata, der, len);
+}
+
+static const OSSL_PARAM *km_settable_params(void *provctx)
+{
+    static const OSSL_PARAM settable[] = {
+        OSSL_PARAM_octet_string(AF_PARAM_KEY_STORE_CERT, NULL, 0),
+        OSSL_PARAM_END,
+    };
+
+    return settable;
+}
 
 static int km_export(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbarg)
 {
@@ -551,6 +584,8 @@ static const char *ed_query_name(int op)
         {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match},                                       \
         {OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params},                             \
         {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))pfx##_gettable},                       \
+        {OSSL_FUNC_KEYMGMT_SET_PARAMS, (void (*)(void))km_set_params},                             \
+        {OSSL_FUNC_KEYMGMT_SETTABLE_PARAMS, (void (*)(void))km_settable_params},                   \
         {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export},                                     \
         {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))pfx##_types},                             \
         {OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_import},                                     \

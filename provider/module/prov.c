@@ -67,6 +67,7 @@ static const OSSL_ITEM reason_strings[] = {
     {AF_PR_BAD_PARAM, "bad parameter"},
     {AF_PR_OPERATION, "operation not supported for this key"},
     {AF_PR_ENCODING, "key reference encoding failed"},
+    {AF_PR_CERT_STORE, "storing a certificate in the token failed"},
     {0, NULL},
 };
 

@@ -53,6 +53,7 @@ enum {
     AF_PR_BAD_PARAM,         /* bad OSSL_PARAM value */
     AF_PR_OPERATION,         /* operation not supported for this key */
     AF_PR_ENCODING,          /* key reference encode/decode */
+    AF_PR_CERT_STORE,        /* writing a certificate into the token next to its key */
     AF_PR__MAX
 };
 
