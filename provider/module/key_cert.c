@@ -141,7 +141,8 @@ static int create_cert(AF_KEY *key, AF_P11_TOKEN *tok, CK_SESSION_HANDLE s, X509
     rv = fl->C_CreateObject(s, tmpl, n, out);
     if (rv != CKR_OK)
         af_prov_raise_rv(af_key_get0_provctx(key), AF_PR_CERT_STORE, rv,
-                         "C_CreateObject of the certificate next to %s", af_key_get0_uri(key));
+                         "C_CreateObject of the certificate next to %s failed",
+                         af_key_get0_uri(key));
     ok = rv == CKR_OK;
 end:
     OPENSSL_free(subj);
@@ -216,13 +217,13 @@ int af_key_store_cert(AF_KEY *key, const unsigned char *der, size_t len)
             continue;
         if (i == 0 && created != CK_INVALID_HANDLE && fl->C_DestroyObject(s, created) == CKR_OK)
             af_prov_raise_rv(pc, AF_PR_CERT_STORE, rv,
-                             "cannot replace the older certificate next to %s (C_DestroyObject);"
-                             " nothing changed",
+                             "cannot replace the older certificate next to %s, nothing changed:"
+                             " C_DestroyObject failed",
                              uri);
         else
             af_prov_raise_rv(pc, AF_PR_CERT_STORE, rv,
                              "the certificate is stored next to %s, but %lu older one(s) could"
-                             " not be removed (C_DestroyObject)",
+                             " not be removed: C_DestroyObject failed",
                              uri, (unsigned long)(nolder - i));
         goto end;
     }

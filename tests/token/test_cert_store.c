@@ -3,7 +3,8 @@
  * bytes, the object's attributes as the token itself reports them (our own PKCS#11 session),
  * storing again keeps exactly one object, a renewal replaces the old one, a certificate of another
  * key is refused with nothing written, another key's certificate under the same CKA_ID is left
- * alone, and a software key is refused. */
+ * alone, an older certificate the token will not destroy makes the renewal undo itself with the
+ * CKR_ code, Ed25519 keys work the same, and a software key is refused. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,11 +42,10 @@ static EVP_PKEY *ca_key; /* a software CA */
 static unsigned char id[64];
 static size_t idlen;
 
+static EVP_PKEY *gen_key(const char *alg, const char *lbl, unsigned char *idout, size_t *idoutlen);
+
 static int setup(void)
 {
-    EVP_PKEY_CTX *ctx;
-    OSSL_PARAM params[2];
-
     snprintf(prefix, sizeof(prefix), "cs%ld", (long)getpid());
     snprintf(label, sizeof(label), "%s-dev", prefix);
     libctx = OSSL_LIB_CTX_new();
@@ -55,17 +55,8 @@ static int setup(void)
     }
     if (!af_test_p11_open(&fl, &slot, &sess))
         return 1;
-    ctx = EVP_PKEY_CTX_new_from_name(libctx, "EC", AF_PROPQ);
-    params[0] = OSSL_PARAM_construct_utf8_string(AF_PARAM_GEN_LABEL, label, 0);
-    params[1] = OSSL_PARAM_construct_end();
-    if (ctx == NULL || EVP_PKEY_keygen_init(ctx) <= 0 || !EVP_PKEY_CTX_set_params(ctx, params) ||
-        EVP_PKEY_generate(ctx, &key) <= 0 ||
-        !EVP_PKEY_get_octet_string_param(key, AF_PARAM_KEY_ID, id, sizeof(id), &idlen)) {
-        ERR_print_errors_fp(stderr);
-        EVP_PKEY_CTX_free(ctx);
+    if ((key = gen_key("EC", label, id, &idlen)) == NULL)
         return 1;
-    }
-    EVP_PKEY_CTX_free(ctx);
     soft = EVP_PKEY_Q_keygen(libctx, "provider=default", "EC", "P-256");
     ca_key = EVP_PKEY_Q_keygen(libctx, "provider=default", "EC", "P-256");
     return soft == NULL || ca_key == NULL;
@@ -83,6 +74,26 @@ static int teardown(void)
 }
 
 /* ---- helpers --------------------------------------------------------------------------------- */
+
+/* A key pair generated in the token through attfresh.so; its CKA_ID into *idout. */
+static EVP_PKEY *gen_key(const char *alg, const char *lbl, unsigned char *idout, size_t *idoutlen)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(libctx, alg, AF_PROPQ);
+    EVP_PKEY *k = NULL;
+    OSSL_PARAM params[2];
+
+    params[0] = OSSL_PARAM_construct_utf8_string(AF_PARAM_GEN_LABEL, (char *)lbl, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (ctx == NULL || EVP_PKEY_keygen_init(ctx) <= 0 || !EVP_PKEY_CTX_set_params(ctx, params) ||
+        EVP_PKEY_generate(ctx, &k) <= 0 ||
+        !EVP_PKEY_get_octet_string_param(k, AF_PARAM_KEY_ID, idout, 64, idoutlen)) {
+        ERR_print_errors_fp(stderr);
+        EVP_PKEY_free(k);
+        k = NULL;
+    }
+    EVP_PKEY_CTX_free(ctx);
+    return k;
+}
 
 /* A certificate for pub issued by the software CA; serial tells renewals apart. */
 static X509 *issue(EVP_PKEY *pub, long serial, const char *cn)
@@ -110,11 +121,11 @@ static X509 *issue(EVP_PKEY *pub, long serial, const char *cn)
     return x;
 }
 
-/* Certificate objects the token holds under the key's CKA_ID (our own session). */
-static CK_ULONG count_certs(CK_OBJECT_HANDLE *first)
+/* Certificate objects the token holds under CKA_ID kid (our own session). */
+static CK_ULONG count_certs_id(const unsigned char *kid, size_t kidlen, CK_OBJECT_HANDLE *first)
 {
     CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
-    CK_ATTRIBUTE t[2] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, id, (CK_ULONG)idlen}};
+    CK_ATTRIBUTE t[2] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, (void *)kid, (CK_ULONG)kidlen}};
     CK_OBJECT_HANDLE h[16];
     CK_ULONG n = 0;
 
@@ -126,6 +137,35 @@ static CK_ULONG count_certs(CK_OBJECT_HANDLE *first)
     if (first != NULL && n > 0 && n != (CK_ULONG)-1)
         *first = h[0];
     return n;
+}
+
+/* ... under the main test key's CKA_ID. */
+static CK_ULONG count_certs(CK_OBJECT_HANDLE *first)
+{
+    return count_certs_id(id, idlen, first);
+}
+
+/* A certificate object put in by our own session under kid (SoftHSM2 wants CKA_SUBJECT);
+ * destroyable 0 makes the token refuse C_DestroyObject on it. */
+static CK_RV put_cert(X509 *x, const unsigned char *kid, size_t kidlen, int destroyable,
+                      CK_OBJECT_HANDLE *out)
+{
+    CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+    CK_CERTIFICATE_TYPE ct = CKC_X_509;
+    CK_BBOOL t = CK_TRUE, d = destroyable ? CK_TRUE : CK_FALSE;
+    unsigned char *der = NULL, *subj = NULL;
+    int derlen = i2d_X509(x, &der), subjlen = i2d_X509_NAME(X509_get_subject_name(x), &subj);
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},     {CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)},
+        {CKA_TOKEN, &t, sizeof(t)},         {CKA_ID, (void *)kid, (CK_ULONG)kidlen},
+        {CKA_VALUE, der, (CK_ULONG)derlen}, {CKA_SUBJECT, subj, (CK_ULONG)subjlen},
+        {CKA_DESTROYABLE, &d, sizeof(d)},
+    };
+    CK_RV rv = derlen > 0 && subjlen > 0 ? fl->C_CreateObject(sess, tmpl, 7, out) : CKR_HOST_MEMORY;
+
+    OPENSSL_free(der);
+    OPENSSL_free(subj);
+    return rv;
 }
 
 /* The certificates the pkcs11: store finds for the key's label, type=cert, through attfresh.so. */
@@ -303,27 +343,13 @@ static void test_public_key_uri(void)
 static void test_foreign_cert_same_id_kept(void)
 {
     X509 *foreign = issue(soft, 4001, "foreign");
-    unsigned char *der = NULL, *subj = NULL;
-    int derlen, subjlen;
     CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
-    CK_CERTIFICATE_TYPE ct = CKC_X_509;
-    CK_BBOOL t = CK_TRUE;
     CK_OBJECT_HANDLE fh = CK_INVALID_HANDLE, h[8];
     CK_ULONG n = 0, i;
     int seen_foreign = 0;
 
     CU_ASSERT_FATAL(foreign != NULL && c2 != NULL);
-    derlen = i2d_X509(foreign, &der);
-    subjlen = i2d_X509_NAME(X509_get_subject_name(foreign), &subj); /* SoftHSM2 requires it */
-    {
-        CK_ATTRIBUTE tmpl[] = {
-            {CKA_CLASS, &cls, sizeof(cls)},     {CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)},
-            {CKA_TOKEN, &t, sizeof(t)},         {CKA_ID, id, (CK_ULONG)idlen},
-            {CKA_VALUE, der, (CK_ULONG)derlen}, {CKA_SUBJECT, subj, (CK_ULONG)subjlen},
-        };
-
-        CU_ASSERT_EQUAL_FATAL(fl->C_CreateObject(sess, tmpl, 6, &fh), CKR_OK);
-    }
+    CU_ASSERT_EQUAL_FATAL(put_cert(foreign, id, idlen, 1, &fh), CKR_OK);
     CU_ASSERT_EQUAL(count_certs(NULL), 2);
     CU_ASSERT_EQUAL(af_store_cert_in_token(key, c2), 1); /* renews c1 -> c2 */
     CU_ASSERT_EQUAL(count_certs(NULL), 2);
@@ -339,12 +365,70 @@ static void test_foreign_cert_same_id_kept(void)
     CU_ASSERT(seen_foreign);
     CU_ASSERT_EQUAL(fl->C_DestroyObject(sess, fh), CKR_OK);
     assert_only(c2);
-    OPENSSL_free(der);
-    OPENSSL_free(subj);
     X509_free(foreign);
     X509_free(c1);
     X509_free(c2);
     c1 = c2 = NULL;
+}
+
+/* The token will not destroy the key's older certificate: the new one is taken out again, the
+ * error names the CKR_ code and says nothing changed. A key of its own (the object stays). */
+static void test_renewal_undone_when_old_stays(void)
+{
+    char lbl[64];
+    unsigned char kid[64];
+    size_t kidlen = 0;
+    EVP_PKEY *k;
+    X509 *old = NULL, *renewed = NULL;
+    CK_OBJECT_HANDLE oh = CK_INVALID_HANDLE, h = CK_INVALID_HANDLE;
+
+    snprintf(lbl, sizeof(lbl), "%s-stuck", prefix);
+    k = gen_key("EC", lbl, kid, &kidlen);
+    CU_ASSERT_FATAL(k != NULL);
+    old = issue(k, 5001, lbl);
+    renewed = issue(k, 5002, lbl);
+    CU_ASSERT_FATAL(old != NULL && renewed != NULL);
+    CU_ASSERT_EQUAL_FATAL(put_cert(old, kid, kidlen, 0, &oh), CKR_OK);
+    ERR_clear_error();
+    CU_ASSERT_EQUAL(af_store_cert_in_token(k, renewed), 0);
+    {
+        char line[1024];
+
+        af_err_line(line, sizeof(line));
+        CU_ASSERT_PTR_NOT_NULL(strstr(line, "CKR_ACTION_PROHIBITED"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(line, "nothing changed: C_DestroyObject failed"));
+    }
+    CU_ASSERT_EQUAL(count_certs_id(kid, kidlen, &h), 1);
+    CU_ASSERT_EQUAL(h, oh); /* only the old one, as before */
+    X509_free(old);
+    X509_free(renewed);
+    EVP_PKEY_free(k);
+}
+
+static void test_ed25519(void)
+{
+    char lbl[64];
+    unsigned char kid[64];
+    size_t kidlen = 0;
+    EVP_PKEY *k;
+    X509 *x, *other;
+
+    snprintf(lbl, sizeof(lbl), "%s-ed", prefix);
+    k = gen_key("ED25519", lbl, kid, &kidlen);
+    CU_ASSERT_FATAL(k != NULL);
+    x = issue(k, 6001, lbl);
+    other = issue(soft, 6002, lbl);
+    CU_ASSERT_FATAL(x != NULL && other != NULL);
+    CU_ASSERT_EQUAL(af_store_cert_in_token(k, x), 1);
+    CU_ASSERT_EQUAL(af_store_cert_in_token(k, x), 1);
+    CU_ASSERT_EQUAL(count_certs_id(kid, kidlen, NULL), 1);
+    ERR_clear_error();
+    CU_ASSERT_EQUAL(af_store_cert_in_token(k, other), 0);
+    assert_error("is for another key");
+    CU_ASSERT_EQUAL(count_certs_id(kid, kidlen, NULL), 1);
+    X509_free(x);
+    X509_free(other);
+    EVP_PKEY_free(k);
 }
 
 AF_TEST_MAIN("cert_store", setup, teardown, {"store_and_find", test_store_and_find},
@@ -353,4 +437,6 @@ AF_TEST_MAIN("cert_store", setup, teardown, {"store_and_find", test_store_and_fi
              {"other_key_refused", test_other_key_refused},
              {"software_key_refused", test_software_key_refused},
              {"not_a_certificate", test_not_a_certificate}, {"public_key_uri", test_public_key_uri},
-             {"foreign_cert_same_id_kept", test_foreign_cert_same_id_kept})
+             {"foreign_cert_same_id_kept", test_foreign_cert_same_id_kept},
+             {"renewal_undone_when_old_stays", test_renewal_undone_when_old_stays},
+             {"ed25519", test_ed25519})
