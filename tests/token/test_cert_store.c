@@ -22,32 +22,29 @@
 #include "p11test.h"
 #include "testutil.h"
 
-/* Under ASan: full unwinding so that tests/lsan.supp can name SoftHSM2's own leaks (see
- * test_keys.c). Unused without sanitizers. */
-const char *__lsan_default_options(void);
-const char *__lsan_default_options(void)
-{
-    return "fast_unwind_on_malloc=0";
-}
-
 static OSSL_LIB_CTX *libctx;
 static CK_FUNCTION_LIST *fl; /* our own view of the token */
 static CK_SESSION_HANDLE sess;
 static CK_SLOT_ID slot;
 static char prefix[32]; /* labels unique to this run: tests share the fixture token */
-static char label[64];
-static EVP_PKEY *key;    /* EC P-256 in the token */
+
+/* A key pair generated in the token for the tests: label <prefix>-<tag>, its CKA_ID. */
+typedef struct {
+    char label[64];
+    unsigned char id[64];
+    size_t idlen;
+    EVP_PKEY *pkey;
+} test_key;
+
+static test_key dev;     /* EC P-256, shared by the ordered tests */
 static EVP_PKEY *soft;   /* a software key */
 static EVP_PKEY *ca_key; /* a software CA */
-static unsigned char id[64];
-static size_t idlen;
 
-static EVP_PKEY *gen_key(const char *alg, const char *lbl, unsigned char *idout, size_t *idoutlen);
+static int gen_key(test_key *t, const char *alg, const char *tag);
 
 static int setup(void)
 {
     snprintf(prefix, sizeof(prefix), "cs%ld", (long)getpid());
-    snprintf(label, sizeof(label), "%s-dev", prefix);
     libctx = OSSL_LIB_CTX_new();
     if (libctx == NULL || !OSSL_LIB_CTX_load_config(libctx, af_test_openssl_cnf())) {
         ERR_print_errors_fp(stderr);
@@ -55,7 +52,7 @@ static int setup(void)
     }
     if (!af_test_p11_open(&fl, &slot, &sess))
         return 1;
-    if ((key = gen_key("EC", label, id, &idlen)) == NULL)
+    if (!gen_key(&dev, "EC", "dev"))
         return 1;
     soft = EVP_PKEY_Q_keygen(libctx, "provider=default", "EC", "P-256");
     ca_key = EVP_PKEY_Q_keygen(libctx, "provider=default", "EC", "P-256");
@@ -64,7 +61,7 @@ static int setup(void)
 
 static int teardown(void)
 {
-    EVP_PKEY_free(key);
+    EVP_PKEY_free(dev.pkey);
     EVP_PKEY_free(soft);
     EVP_PKEY_free(ca_key);
     if (fl != NULL)
@@ -75,24 +72,26 @@ static int teardown(void)
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-/* A key pair generated in the token through attfresh.so; its CKA_ID into *idout. */
-static EVP_PKEY *gen_key(const char *alg, const char *lbl, unsigned char *idout, size_t *idoutlen)
+/* Through attfresh.so, as `openssl genpkey -pkeyopt label:...` does. Returns 1/0. */
+static int gen_key(test_key *t, const char *alg, const char *tag)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(libctx, alg, AF_PROPQ);
-    EVP_PKEY *k = NULL;
     OSSL_PARAM params[2];
 
-    params[0] = OSSL_PARAM_construct_utf8_string(AF_PARAM_GEN_LABEL, (char *)lbl, 0);
+    snprintf(t->label, sizeof(t->label), "%s-%s", prefix, tag);
+    params[0] = OSSL_PARAM_construct_utf8_string(AF_PARAM_GEN_LABEL, t->label, 0);
     params[1] = OSSL_PARAM_construct_end();
+    t->pkey = NULL;
     if (ctx == NULL || EVP_PKEY_keygen_init(ctx) <= 0 || !EVP_PKEY_CTX_set_params(ctx, params) ||
-        EVP_PKEY_generate(ctx, &k) <= 0 ||
-        !EVP_PKEY_get_octet_string_param(k, AF_PARAM_KEY_ID, idout, 64, idoutlen)) {
+        EVP_PKEY_generate(ctx, &t->pkey) <= 0 ||
+        !EVP_PKEY_get_octet_string_param(t->pkey, AF_PARAM_KEY_ID, t->id, sizeof(t->id),
+                                         &t->idlen)) {
         ERR_print_errors_fp(stderr);
-        EVP_PKEY_free(k);
-        k = NULL;
+        EVP_PKEY_free(t->pkey);
+        t->pkey = NULL;
     }
     EVP_PKEY_CTX_free(ctx);
-    return k;
+    return t->pkey != NULL;
 }
 
 /* A certificate for pub issued by the software CA; serial tells renewals apart. */
@@ -121,11 +120,12 @@ static X509 *issue(EVP_PKEY *pub, long serial, const char *cn)
     return x;
 }
 
-/* Certificate objects the token holds under CKA_ID kid (our own session). */
-static CK_ULONG count_certs_id(const unsigned char *kid, size_t kidlen, CK_OBJECT_HANDLE *first)
+/* Certificate objects the token holds under k's CKA_ID (our own session); the first in *first. */
+static CK_ULONG count_certs_of(const test_key *k, CK_OBJECT_HANDLE *first)
 {
     CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
-    CK_ATTRIBUTE t[2] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, (void *)kid, (CK_ULONG)kidlen}};
+    CK_ATTRIBUTE t[2] = {{CKA_CLASS, &cls, sizeof(cls)},
+                         {CKA_ID, (void *)k->id, (CK_ULONG)k->idlen}};
     CK_OBJECT_HANDLE h[16];
     CK_ULONG n = 0;
 
@@ -139,16 +139,14 @@ static CK_ULONG count_certs_id(const unsigned char *kid, size_t kidlen, CK_OBJEC
     return n;
 }
 
-/* ... under the main test key's CKA_ID. */
 static CK_ULONG count_certs(CK_OBJECT_HANDLE *first)
 {
-    return count_certs_id(id, idlen, first);
+    return count_certs_of(&dev, first);
 }
 
-/* A certificate object put in by our own session under kid (SoftHSM2 wants CKA_SUBJECT);
- * destroyable 0 makes the token refuse C_DestroyObject on it. */
-static CK_RV put_cert(X509 *x, const unsigned char *kid, size_t kidlen, int destroyable,
-                      CK_OBJECT_HANDLE *out)
+/* A certificate object put in by our own session under k's CKA_ID (SoftHSM2 wants
+ * CKA_SUBJECT); destroyable 0 makes the token refuse C_DestroyObject on it. */
+static CK_RV put_cert(X509 *x, const test_key *k, int destroyable, CK_OBJECT_HANDLE *out)
 {
     CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
     CK_CERTIFICATE_TYPE ct = CKC_X_509;
@@ -157,7 +155,7 @@ static CK_RV put_cert(X509 *x, const unsigned char *kid, size_t kidlen, int dest
     int derlen = i2d_X509(x, &der), subjlen = i2d_X509_NAME(X509_get_subject_name(x), &subj);
     CK_ATTRIBUTE tmpl[] = {
         {CKA_CLASS, &cls, sizeof(cls)},     {CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)},
-        {CKA_TOKEN, &t, sizeof(t)},         {CKA_ID, (void *)kid, (CK_ULONG)kidlen},
+        {CKA_TOKEN, &t, sizeof(t)},         {CKA_ID, (void *)k->id, (CK_ULONG)k->idlen},
         {CKA_VALUE, der, (CK_ULONG)derlen}, {CKA_SUBJECT, subj, (CK_ULONG)subjlen},
         {CKA_DESTROYABLE, &d, sizeof(d)},
     };
@@ -168,7 +166,7 @@ static CK_RV put_cert(X509 *x, const unsigned char *kid, size_t kidlen, int dest
     return rv;
 }
 
-/* The certificates the pkcs11: store finds for the key's label, type=cert, through attfresh.so. */
+/* The certificates the pkcs11: store finds for dev's label, type=cert, through attfresh.so. */
 static int store_certs(X509 **out, int max)
 {
     char uri[160];
@@ -176,7 +174,7 @@ static int store_certs(X509 **out, int max)
     OSSL_STORE_INFO *info;
     int n = 0;
 
-    snprintf(uri, sizeof(uri), "pkcs11:object=%s;type=cert", label);
+    snprintf(uri, sizeof(uri), "pkcs11:object=%s;type=cert", dev.label);
     st = OSSL_STORE_open_ex(uri, libctx, NULL, NULL, NULL, NULL, NULL, NULL);
     if (st == NULL)
         return -1;
@@ -193,7 +191,7 @@ static int store_certs(X509 **out, int max)
     return n;
 }
 
-/* Exactly one certificate in the token for the key, with the DER of want. */
+/* Exactly one certificate in the token for the dev.pkey, with the DER of want. */
 static void assert_only(X509 *want)
 {
     X509 *got[4] = {NULL};
@@ -243,10 +241,10 @@ static void test_store_and_find(void)
     int subjlen, serlen;
 
     CU_ASSERT_EQUAL_FATAL(count_certs(NULL), 0);
-    CU_ASSERT_EQUAL(af_key_in_token(key), 1);
-    c1 = issue(key, 1001, label);
+    CU_ASSERT_EQUAL(af_key_in_token(dev.pkey), 1);
+    c1 = issue(dev.pkey, 1001, dev.label);
     CU_ASSERT_FATAL(c1 != NULL);
-    if (!af_store_cert_in_token(key, c1))
+    if (!af_store_cert_in_token(dev.pkey, c1))
         ERR_print_errors_fp(stderr);
     assert_only(c1);
 
@@ -256,7 +254,8 @@ static void test_store_and_find(void)
     CU_ASSERT_EQUAL(priv, CK_FALSE);
     CU_ASSERT_EQUAL(tok, CK_TRUE);
     CU_ASSERT_EQUAL(ct, CKC_X_509);
-    CU_ASSERT(a[3].ulValueLen == strlen(label) && memcmp(lbl, label, strlen(label)) == 0);
+    CU_ASSERT(a[3].ulValueLen == strlen(dev.label) &&
+              memcmp(lbl, dev.label, strlen(dev.label)) == 0);
     subjlen = i2d_X509_NAME(X509_get_subject_name(c1), &want_subj);
     serlen = i2d_ASN1_INTEGER(X509_get0_serialNumber(c1), &want_ser);
     CU_ASSERT(a[4].ulValueLen == (CK_ULONG)subjlen && memcmp(subj, want_subj, subjlen) == 0);
@@ -271,7 +270,7 @@ static void test_store_again_is_noop(void)
 
     CU_ASSERT_FATAL(c1 != NULL);
     CU_ASSERT_EQUAL(count_certs(&before), 1);
-    CU_ASSERT_EQUAL(af_store_cert_in_token(key, c1), 1);
+    CU_ASSERT_EQUAL(af_store_cert_in_token(dev.pkey, c1), 1);
     assert_only(c1);
     CU_ASSERT_EQUAL(count_certs(&after), 1);
     CU_ASSERT_EQUAL(before, after); /* the very same object, not a copy */
@@ -280,9 +279,9 @@ static void test_store_again_is_noop(void)
 static void test_renewal_replaces(void)
 {
     CU_ASSERT_FATAL(c1 != NULL);
-    c2 = issue(key, 1002, label);
+    c2 = issue(dev.pkey, 1002, dev.label);
     CU_ASSERT_FATAL(c2 != NULL);
-    CU_ASSERT_EQUAL(af_store_cert_in_token(key, c2), 1);
+    CU_ASSERT_EQUAL(af_store_cert_in_token(dev.pkey, c2), 1);
     assert_only(c2);
 }
 
@@ -292,7 +291,7 @@ static void test_other_key_refused(void)
 
     CU_ASSERT_FATAL(other != NULL && c2 != NULL);
     ERR_clear_error();
-    CU_ASSERT_EQUAL(af_store_cert_in_token(key, other), 0);
+    CU_ASSERT_EQUAL(af_store_cert_in_token(dev.pkey, other), 0);
     assert_error("is for another key than pkcs11:");
     assert_only(c2); /* nothing written, nothing removed */
     X509_free(other);
@@ -319,7 +318,7 @@ static void test_not_a_certificate(void)
     ERR_clear_error();
     p[0] = OSSL_PARAM_construct_octet_string(AF_PARAM_KEY_STORE_CERT, (void *)junk, sizeof(junk));
     p[1] = OSSL_PARAM_construct_end();
-    CU_ASSERT_EQUAL(EVP_PKEY_set_params(key, p), 0);
+    CU_ASSERT_EQUAL(EVP_PKEY_set_params(dev.pkey, p), 0);
     assert_error("not one DER X.509 certificate");
     assert_only(c2);
 }
@@ -330,7 +329,7 @@ static void test_public_key_uri(void)
     char uri[160];
     EVP_PKEY *pub;
 
-    snprintf(uri, sizeof(uri), "pkcs11:object=%s;type=public", label);
+    snprintf(uri, sizeof(uri), "pkcs11:object=%s;type=public", dev.label);
     pub = af_load_key(uri, 0, libctx, NULL);
     CU_ASSERT_FATAL(pub != NULL);
     CU_ASSERT_EQUAL(af_store_cert_in_token(pub, c1), 1);
@@ -349,12 +348,13 @@ static void test_foreign_cert_same_id_kept(void)
     int seen_foreign = 0;
 
     CU_ASSERT_FATAL(foreign != NULL && c2 != NULL);
-    CU_ASSERT_EQUAL_FATAL(put_cert(foreign, id, idlen, 1, &fh), CKR_OK);
+    CU_ASSERT_EQUAL_FATAL(put_cert(foreign, &dev, 1, &fh), CKR_OK);
     CU_ASSERT_EQUAL(count_certs(NULL), 2);
-    CU_ASSERT_EQUAL(af_store_cert_in_token(key, c2), 1); /* renews c1 -> c2 */
+    CU_ASSERT_EQUAL(af_store_cert_in_token(dev.pkey, c2), 1); /* renews c1 -> c2 */
     CU_ASSERT_EQUAL(count_certs(NULL), 2);
     {
-        CK_ATTRIBUTE t2[2] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, id, (CK_ULONG)idlen}};
+        CK_ATTRIBUTE t2[2] = {{CKA_CLASS, &cls, sizeof(cls)},
+                              {CKA_ID, dev.id, (CK_ULONG)dev.idlen}};
 
         CU_ASSERT_EQUAL_FATAL(fl->C_FindObjectsInit(sess, t2, 2), CKR_OK);
         CU_ASSERT_EQUAL(fl->C_FindObjects(sess, h, 8, &n), CKR_OK);
@@ -375,22 +375,17 @@ static void test_foreign_cert_same_id_kept(void)
  * error names the CKR_ code and says nothing changed. A key of its own (the object stays). */
 static void test_renewal_undone_when_old_stays(void)
 {
-    char lbl[64];
-    unsigned char kid[64];
-    size_t kidlen = 0;
-    EVP_PKEY *k;
+    test_key k;
     X509 *old = NULL, *renewed = NULL;
     CK_OBJECT_HANDLE oh = CK_INVALID_HANDLE, h = CK_INVALID_HANDLE;
 
-    snprintf(lbl, sizeof(lbl), "%s-stuck", prefix);
-    k = gen_key("EC", lbl, kid, &kidlen);
-    CU_ASSERT_FATAL(k != NULL);
-    old = issue(k, 5001, lbl);
-    renewed = issue(k, 5002, lbl);
+    CU_ASSERT_FATAL(gen_key(&k, "EC", "stuck"));
+    old = issue(k.pkey, 5001, k.label);
+    renewed = issue(k.pkey, 5002, k.label);
     CU_ASSERT_FATAL(old != NULL && renewed != NULL);
-    CU_ASSERT_EQUAL_FATAL(put_cert(old, kid, kidlen, 0, &oh), CKR_OK);
+    CU_ASSERT_EQUAL_FATAL(put_cert(old, &k, 0, &oh), CKR_OK);
     ERR_clear_error();
-    CU_ASSERT_EQUAL(af_store_cert_in_token(k, renewed), 0);
+    CU_ASSERT_EQUAL(af_store_cert_in_token(k.pkey, renewed), 0);
     {
         char line[1024];
 
@@ -398,37 +393,32 @@ static void test_renewal_undone_when_old_stays(void)
         CU_ASSERT_PTR_NOT_NULL(strstr(line, "CKR_ACTION_PROHIBITED"));
         CU_ASSERT_PTR_NOT_NULL(strstr(line, "nothing changed: C_DestroyObject failed"));
     }
-    CU_ASSERT_EQUAL(count_certs_id(kid, kidlen, &h), 1);
+    CU_ASSERT_EQUAL(count_certs_of(&k, &h), 1);
     CU_ASSERT_EQUAL(h, oh); /* only the old one, as before */
     X509_free(old);
     X509_free(renewed);
-    EVP_PKEY_free(k);
+    EVP_PKEY_free(k.pkey);
 }
 
 static void test_ed25519(void)
 {
-    char lbl[64];
-    unsigned char kid[64];
-    size_t kidlen = 0;
-    EVP_PKEY *k;
+    test_key k;
     X509 *x, *other;
 
-    snprintf(lbl, sizeof(lbl), "%s-ed", prefix);
-    k = gen_key("ED25519", lbl, kid, &kidlen);
-    CU_ASSERT_FATAL(k != NULL);
-    x = issue(k, 6001, lbl);
-    other = issue(soft, 6002, lbl);
+    CU_ASSERT_FATAL(gen_key(&k, "ED25519", "ed"));
+    x = issue(k.pkey, 6001, k.label);
+    other = issue(soft, 6002, k.label);
     CU_ASSERT_FATAL(x != NULL && other != NULL);
-    CU_ASSERT_EQUAL(af_store_cert_in_token(k, x), 1);
-    CU_ASSERT_EQUAL(af_store_cert_in_token(k, x), 1);
-    CU_ASSERT_EQUAL(count_certs_id(kid, kidlen, NULL), 1);
+    CU_ASSERT_EQUAL(af_store_cert_in_token(k.pkey, x), 1);
+    CU_ASSERT_EQUAL(af_store_cert_in_token(k.pkey, x), 1);
+    CU_ASSERT_EQUAL(count_certs_of(&k, NULL), 1);
     ERR_clear_error();
-    CU_ASSERT_EQUAL(af_store_cert_in_token(k, other), 0);
+    CU_ASSERT_EQUAL(af_store_cert_in_token(k.pkey, other), 0);
     assert_error("is for another key");
-    CU_ASSERT_EQUAL(count_certs_id(kid, kidlen, NULL), 1);
+    CU_ASSERT_EQUAL(count_certs_of(&k, NULL), 1);
     X509_free(x);
     X509_free(other);
-    EVP_PKEY_free(k);
+    EVP_PKEY_free(k.pkey);
 }
 
 AF_TEST_MAIN("cert_store", setup, teardown, {"store_and_find", test_store_and_find},
