@@ -18,6 +18,7 @@
 #include "attfresh/proto.h"
 #include "proto/cmc.h"
 #include "proto_local.h"
+#include "proto_station.h"
 
 #define CMC_TXID_BYTES 8
 #define CMC_SENDER_NONCE_BYTES 16
@@ -51,7 +52,8 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 static int post(const AF_PROTO_OPTS *opts, const char *url, const unsigned char *body, size_t len,
                 cmc_buf *out, char *ctype, size_t ctsize)
 {
-    CURL *c = curl_easy_init();
+    /* the options' handle: the enrollment's POST reuses this connection (HTTP keep-alive) */
+    CURL *c = af_proto_http_get(opts);
     struct curl_slist *hdrs = NULL;
     char errbuf[CURL_ERROR_SIZE] = "";
     const char *ct = NULL;
@@ -59,10 +61,8 @@ static int post(const AF_PROTO_OPTS *opts, const char *url, const unsigned char 
     CURLcode rc;
     int ok = 0;
 
-    if (c == NULL) {
-        AF_ERR(AF_R_PROTO_TRANSPORT, "cannot start libcurl");
+    if (c == NULL)
         return 0;
-    }
     hdrs = curl_slist_append(hdrs, "Content-Type: " AF_CMC_REQUEST_CT);
     hdrs = curl_slist_append(hdrs, "Accept: " AF_CMC_MEDIA_TYPE);
     if (hdrs == NULL) {
@@ -104,7 +104,7 @@ static int post(const AF_PROTO_OPTS *opts, const char *url, const unsigned char 
     ok = 1;
 done:
     curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
+    af_proto_http_put(opts, c);
     return ok;
 }
 

@@ -19,6 +19,7 @@
 #include "attfresh/err.h"
 #include "ra/enroll_local.h"
 #include "proto/cmc.h"
+#include "proto/proto_station.h"
 
 #define ENROLL_SENDER_NONCE_BYTES 16
 
@@ -349,7 +350,8 @@ static CURLcode on_ssl_ctx(CURL *curl, void *sslctx, void *arg)
 static int http_post(const AF_PROTO_OPTS *o, const char *url, const char *ctype, const char *cookie,
                      const unsigned char *body, size_t len, long *status, http_answer *a)
 {
-    CURL *curl = curl_easy_init();
+    /* the options' handle: the connection (and TLS session) of the nonce request */
+    CURL *curl = af_proto_http_get(o);
     struct curl_slist *hdrs = NULL;
     char ct[160], errbuf[CURL_ERROR_SIZE] = "";
     const char *got = NULL;
@@ -361,7 +363,7 @@ static int http_post(const AF_PROTO_OPTS *o, const char *url, const char *ctype,
     if (curl == NULL || (hdrs = curl_slist_append(NULL, ct)) == NULL ||
         curl_slist_append(hdrs, "Expect:") == NULL) {
         curl_slist_free_all(hdrs);
-        curl_easy_cleanup(curl);
+        af_proto_http_put(o, curl);
         AF_ERR(AF_R_MALLOC, "HTTP client");
         return 0;
     }
@@ -394,7 +396,7 @@ static int http_post(const AF_PROTO_OPTS *o, const char *url, const char *ctype,
             snprintf(a->content_type, sizeof(a->content_type), "%s", got);
     }
     curl_slist_free_all(hdrs);
-    curl_easy_cleanup(curl);
+    af_proto_http_put(o, curl);
     if (rc != CURLE_OK) {
         AF_ERR(AF_R_PROTO_TRANSPORT, "%s: %s", url,
                errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));

@@ -17,6 +17,7 @@
 #include "attfresh/err.h"
 #include "attfresh/proto.h"
 #include "proto_local.h"
+#include "proto_station.h"
 
 #define MAX_COOKIE 1024
 
@@ -279,10 +280,9 @@ int af_est_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_S
     if ((url = nonce_url(af_proto_opts_get0_url(opts))) == NULL ||
         !request_body(opts, &body, &body_len))
         goto end;
-    if ((c.curl = curl_easy_init()) == NULL) {
-        AF_ERR(AF_R_INTERNAL, "EST: cannot start libcurl");
+    /* the options' handle: /simpleenroll then goes over this connection and TLS session */
+    if ((c.curl = af_proto_http_get(opts)) == NULL)
         goto end;
-    }
     snprintf(hdr_accept, sizeof(hdr_accept), "Accept: %s", media);
     snprintf(hdr_ct, sizeof(hdr_ct), "Content-Type: %s", media);
     if ((hdrs = curl_slist_append(NULL, hdr_accept)) == NULL ||
@@ -361,8 +361,7 @@ int af_est_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_S
     r = NULL;
     ok = 1;
 end:
-    if (c.curl != NULL)
-        curl_easy_cleanup(c.curl);
+    af_proto_http_put(opts, c.curl);
     curl_slist_free_all(hdrs);
     OPENSSL_free(c.body);
     OPENSSL_cleanse(c.cookie, sizeof(c.cookie));

@@ -1,6 +1,8 @@
 /* proto_opts.c - station-side exchange options (attfresh/proto.h): URL, profile, request, MAC
  * secret (file or environment only, cleansed), signing/TLS key through OSSL_STORE (so `pkcs11:`
- * URIs reach attfresh.so), certificates, trust, timeouts; and the per-protocol dispatcher. */
+ * URIs reach attfresh.so), certificates, trust, timeouts; the per-protocol dispatcher; and the pool
+ * of libcurl handles (proto_station.h) through which every EST/CMC request made with the same
+ * options reuses live connections, TLS sessions and the loaded CA file. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +19,12 @@
 #include "attfresh/err.h"
 #include "attfresh/proto.h"
 #include "proto_local.h"
+#include "proto_station.h"
 
 /* Longest MAC secret we read; PBM secrets are short shared passwords. */
 #define SECRET_MAX 1024
+/* libcurl handles kept per options: one per thread enrolling concurrently with them. */
+#define HTTP_POOL 8
 
 struct af_proto_opts_st {
     af_proto proto;
@@ -40,6 +45,12 @@ struct af_proto_opts_st {
     int total_timeout;
     OSSL_LIB_CTX *libctx;
     char *propq;
+    /* Idle libcurl handles: a cache behind const options, guarded by http_lock. A handle keeps
+     * its connections (HTTP keep-alive, TLS session), its TLS session cache and the CA store
+     * curl loaded, so a second request costs no handshake and no CA file parsing. */
+    CRYPTO_RWLOCK *http_lock;
+    CURL *http_pool[HTTP_POOL];
+    int http_n;
 };
 
 af_proto af_proto_from_name(const char *name)
@@ -84,13 +95,72 @@ AF_PROTO_OPTS *af_proto_opts_new(void)
     }
     o->connect_timeout = AF_PROTO_DEFAULT_CONNECT_TIMEOUT;
     o->total_timeout = AF_PROTO_DEFAULT_TOTAL_TIMEOUT;
+    if ((o->http_lock = CRYPTO_THREAD_lock_new()) == NULL) {
+        AF_ERR(AF_R_MALLOC, "exchange options");
+        af_nonce_profile_free(o->prof);
+        OPENSSL_free(o);
+        return NULL;
+    }
     return o;
+}
+
+/* Closes the kept connections: they were made with a key, certificate or CA file that is being
+ * replaced, and libcurl would otherwise reuse them as they are. */
+static void http_flush(AF_PROTO_OPTS *o)
+{
+    CURL *pool[HTTP_POOL];
+    int i, n;
+
+    if (o->http_lock == NULL || !CRYPTO_THREAD_write_lock(o->http_lock))
+        return;
+    n = o->http_n;
+    memcpy(pool, o->http_pool, sizeof(pool));
+    o->http_n = 0;
+    CRYPTO_THREAD_unlock(o->http_lock);
+    for (i = 0; i < n; i++)
+        curl_easy_cleanup(pool[i]);
+}
+
+CURL *af_proto_http_get(const AF_PROTO_OPTS *opts)
+{
+    AF_PROTO_OPTS *o = (AF_PROTO_OPTS *)opts; /* only the pool changes */
+    CURL *c = NULL;
+
+    if (o != NULL && CRYPTO_THREAD_write_lock(o->http_lock)) {
+        if (o->http_n > 0)
+            c = o->http_pool[--o->http_n];
+        CRYPTO_THREAD_unlock(o->http_lock);
+    }
+    /* a pooled handle was reset when it came back: options at defaults, connections kept */
+    if (c == NULL && (c = curl_easy_init()) == NULL)
+        AF_ERR(AF_R_INTERNAL, "cannot start libcurl");
+    return c;
+}
+
+void af_proto_http_put(const AF_PROTO_OPTS *opts, CURL *curl)
+{
+    AF_PROTO_OPTS *o = (AF_PROTO_OPTS *)opts; /* only the pool changes */
+
+    if (curl == NULL)
+        return;
+    /* the request's pointers (headers, buffers, callback data) die with the request */
+    curl_easy_reset(curl);
+    if (o != NULL && CRYPTO_THREAD_write_lock(o->http_lock)) {
+        if (o->http_n < HTTP_POOL) {
+            o->http_pool[o->http_n++] = curl;
+            curl = NULL;
+        }
+        CRYPTO_THREAD_unlock(o->http_lock);
+    }
+    curl_easy_cleanup(curl);
 }
 
 void af_proto_opts_free(AF_PROTO_OPTS *o)
 {
     if (o == NULL)
         return;
+    http_flush(o);
+    CRYPTO_THREAD_lock_free(o->http_lock);
     OPENSSL_free(o->url);
     af_nonce_profile_free(o->prof);
     af_nonce_req_free(o->req);
@@ -356,6 +426,7 @@ int af_proto_opts_load_key(AF_PROTO_OPTS *o, const char *uri)
         return 0;
     }
     ERR_clear_error();
+    http_flush(o);
     EVP_PKEY_free(o->key);
     o->key = key;
     return 1;
@@ -367,6 +438,7 @@ int af_proto_opts_set1_key(AF_PROTO_OPTS *o, EVP_PKEY *key)
         AF_ERR(AF_R_INVALID_ARGUMENT, "no key");
         return 0;
     }
+    http_flush(o);
     EVP_PKEY_free(o->key);
     o->key = key;
     return 1;
@@ -430,6 +502,7 @@ int af_proto_opts_load_cert(AF_PROTO_OPTS *o, const char *path)
     }
     if (!af_proto_load_certs(path, &sk))
         return 0;
+    http_flush(o);
     X509_free(o->cert);
     o->cert = sk_X509_shift(sk);
     sk_X509_pop_free(o->extra, X509_free);
@@ -443,6 +516,7 @@ int af_proto_opts_set1_cert(AF_PROTO_OPTS *o, X509 *cert)
         AF_ERR(AF_R_INVALID_ARGUMENT, "no certificate");
         return 0;
     }
+    http_flush(o);
     X509_free(o->cert);
     o->cert = cert;
     return 1;
@@ -499,6 +573,7 @@ int af_proto_opts_set1_cafile(AF_PROTO_OPTS *o, const char *path)
         AF_ERR(AF_R_INVALID_ARGUMENT, "no options");
         return 0;
     }
+    http_flush(o);
     return set_str(&o->cafile, path, "CA file");
 }
 
