@@ -2,9 +2,14 @@
  * client over HTTP: genm with the profile's nonce request ITAV -> genp with the nonce response
  * ITAV, PBM or signature protection, the genp checked by OpenSSL (protection, transactionID,
  * recipNonce); a transfer callback records the header values the following ir/cr/p10cr needs
- * (transactionID, genp senderNonce). Also continues such a transaction in another OSSL_CMP_CTX. */
+ * (transactionID, genp senderNonce). Also continues such a transaction in another OSSL_CMP_CTX, and
+ * for the station's enrollment keeps one HTTP connection for the genm and the request after it. */
 #include <stdio.h>
 #include <string.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <openssl/cmp.h>
 #include <openssl/cmperr.h>
@@ -12,10 +17,12 @@
 #include <openssl/http.h>
 #include <openssl/httperr.h>
 #include <openssl/objects.h>
+#include <openssl/x509v3.h>
 
 #include "attfresh/err.h"
 #include "attfresh/proto.h"
 #include "proto_local.h"
+#include "proto_station.h"
 
 #define NONCE_BUF 128
 
@@ -28,7 +35,99 @@ typedef struct {
     unsigned char srv_nonce[NONCE_BUF];
     size_t srv_nonce_len;
     int got_response;
+    AF_CMP_LINK *link; /* NULL: OpenSSL's own HTTP transfer */
 } cmp_seen;
+
+/* One HTTP connection for the messages of a transaction. OSSL_CMP_MSG_http_perform asks for a
+ * persistent connection only for requests that may be followed by more (ir, cr, p10cr, kur,
+ * pollReq), never for a genm, so the nonce request and the certification request would each
+ * open (and the RA accept) a connection of their own. */
+struct af_cmp_link_st {
+    OSSL_HTTP_REQ_CTX *rctx; /* the open connection, NULL before the first message */
+    char *host;
+    char *port;
+    char *path;
+    int timeout;
+    const AF_PROTO_STATE *st; /* the transaction being continued (af_cmp_ctx_continue_link) */
+};
+
+AF_CMP_LINK *af_cmp_link_new(const AF_PROTO_OPTS *opts)
+{
+    const char *url = af_proto_opts_get0_url(opts);
+    AF_CMP_LINK *l;
+    int use_ssl = 0;
+
+    if (url == NULL) {
+        AF_ERR(AF_R_INVALID_ARGUMENT, "CMP: no server URL");
+        return NULL;
+    }
+    if ((l = OPENSSL_zalloc(sizeof(*l))) == NULL) {
+        AF_ERR(AF_R_MALLOC, "CMP connection");
+        return NULL;
+    }
+    if (!OSSL_HTTP_parse_url(url, &use_ssl, NULL, &l->host, &l->port, NULL, &l->path, NULL,
+                             NULL) ||
+        use_ssl) {
+        AF_ERR(AF_R_INVALID_ARGUMENT, "CMP: cannot use URL %s (want http://HOST[:PORT]/PATH)",
+               url);
+        af_cmp_link_free(l);
+        return NULL;
+    }
+    l->timeout = af_proto_opts_get_total_timeout(opts);
+    return l;
+}
+
+void af_cmp_link_free(AF_CMP_LINK *l)
+{
+    if (l == NULL)
+        return;
+    if (l->rctx != NULL)
+        (void)OSSL_HTTP_close(l->rctx, 1);
+    OPENSSL_free(l->host);
+    OPENSSL_free(l->port);
+    OPENSSL_free(l->path);
+    OPENSSL_free(l);
+}
+
+/* OpenSSL writes the HTTP header and body of a request separately; on a kept connection Nagle's
+ * algorithm would hold the body back until the RA's delayed ACK (40 ms) comes. */
+static BIO *link_nodelay(BIO *bio, void *arg, int connect, int detail)
+{
+    int fd = -1, on = 1;
+
+    (void)arg;
+    (void)detail;
+    if (connect && BIO_get_fd(bio, &fd) > 0 && fd >= 0)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    return bio;
+}
+
+/* What OSSL_CMP_MSG_http_perform does (POST application/pkixcmp, Pragma: no-cache, the answer
+ * read as a PKIMessage), over the link's connection, which is asked to stay open. */
+static OSSL_CMP_MSG *link_transfer(AF_CMP_LINK *l, const OSSL_CMP_MSG *req)
+{
+    static const char ct[] = "application/pkixcmp";
+    STACK_OF(CONF_VALUE) *hdrs = NULL;
+    BIO *req_mem = NULL, *rsp = NULL;
+    OSSL_CMP_MSG *res = NULL;
+
+    if (!X509V3_add_value("Pragma", "no-cache", &hdrs) ||
+        (req_mem = ASN1_item_i2d_mem_bio(ASN1_ITEM_rptr(OSSL_CMP_MSG), (const ASN1_VALUE *)req)) ==
+            NULL)
+        goto end;
+    /* a kept connection is reused as it is; OpenSSL closes it (and sets rctx NULL) on failure or
+     * when the server does not keep it */
+    rsp = OSSL_HTTP_transfer(&l->rctx, l->host, l->port, l->path, 0, NULL, NULL, NULL, NULL,
+                             link_nodelay, NULL, 0, hdrs, ct, req_mem, ct, 1, OSSL_HTTP_DEFAULT_MAX_RESP_LEN,
+                             l->timeout, 1);
+    if (rsp != NULL)
+        res = (OSSL_CMP_MSG *)ASN1_item_d2i_bio(ASN1_ITEM_rptr(OSSL_CMP_MSG), rsp, NULL);
+end:
+    BIO_free(rsp);
+    BIO_free(req_mem);
+    sk_CONF_VALUE_pop_free(hdrs, X509V3_conf_free);
+    return res;
+}
 
 static int quiet_log(const char *func, const char *file, int line, OSSL_CMP_severity level,
                      const char *msg)
@@ -53,7 +152,7 @@ static OSSL_CMP_MSG *seen_transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
     copy_octets(OSSL_CMP_HDR_get0_transactionID(OSSL_CMP_MSG_get0_header(req)), s->txid,
                 &s->txid_len);
     (void)af_cmp_msg_get_sender_nonce(req, s->our_nonce, sizeof(s->our_nonce), &s->our_nonce_len);
-    rsp = OSSL_CMP_MSG_http_perform(ctx, req);
+    rsp = s->link != NULL ? link_transfer(s->link, req) : OSSL_CMP_MSG_http_perform(ctx, req);
     if (rsp != NULL) {
         s->got_response = 1;
         (void)af_cmp_msg_get_sender_nonce(rsp, s->srv_nonce, sizeof(s->srv_nonce),
@@ -288,11 +387,11 @@ static OSSL_CMP_ITAV *make_itav(const AF_PROTO_OPTS *opts, const AF_NONCE_REQ *r
     return itav;
 }
 
-int af_cmp_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_STATE **state)
+int af_cmp_get_nonce_ctx(OSSL_CMP_CTX *ctx, const AF_PROTO_OPTS *opts, AF_CMP_LINK *link,
+                         AF_NONCE_RESP **resp, AF_PROTO_STATE **state)
 {
     const AF_NONCE_PROFILE *prof = af_proto_opts_get0_profile(opts);
     const char *url = af_proto_opts_get0_url(opts);
-    OSSL_CMP_CTX *ctx = NULL;
     AF_NONCE_REQ *req = NULL;
     AF_NONCE_RESP *r = NULL;
     AF_PROTO_STATE *st = NULL;
@@ -302,7 +401,7 @@ int af_cmp_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_S
     cmp_seen seen;
     int ok = 0;
 
-    if (resp == NULL || opts == NULL) {
+    if (ctx == NULL || resp == NULL || opts == NULL) {
         AF_ERR(AF_R_INVALID_ARGUMENT, "CMP: no options or no place for the response");
         return 0;
     }
@@ -310,12 +409,8 @@ int af_cmp_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_S
     if (state != NULL)
         *state = NULL;
     memset(&seen, 0, sizeof(seen));
-    if ((ctx = OSSL_CMP_CTX_new(af_proto_opts_get0_libctx(opts), af_proto_opts_get0_propq(opts))) ==
-        NULL) {
-        AF_ERR(AF_R_MALLOC, "CMP client context");
-        goto end;
-    }
-    if (!af_cmp_ctx_setup(ctx, opts) || (req = af_proto_request_or_empty(opts)) == NULL ||
+    seen.link = link;
+    if ((req = af_proto_request_or_empty(opts)) == NULL ||
         (itav = make_itav(opts, req, prof)) == NULL)
         goto end;
     if (!OSSL_CMP_CTX_push0_genm_ITAV(ctx, itav)) {
@@ -358,47 +453,96 @@ int af_cmp_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_S
     r = NULL;
     ok = 1;
 end:
+    /* seen lives on this stack: the context must not call back into it later */
+    (void)OSSL_CMP_CTX_set_transfer_cb(ctx, NULL);
+    (void)OSSL_CMP_CTX_set_transfer_cb_arg(ctx, NULL);
     sk_OSSL_CMP_ITAV_pop_free(got, OSSL_CMP_ITAV_free);
     OSSL_CMP_ITAV_free(itav);
     af_nonce_req_free(req);
     af_nonce_resp_free(r);
     af_proto_state_free(st);
+    return ok;
+}
+
+int af_cmp_get_nonce(const AF_PROTO_OPTS *opts, AF_NONCE_RESP **resp, AF_PROTO_STATE **state)
+{
+    OSSL_CMP_CTX *ctx;
+    int ok;
+
+    if (resp == NULL || opts == NULL) {
+        AF_ERR(AF_R_INVALID_ARGUMENT, "CMP: no options or no place for the response");
+        return 0;
+    }
+    *resp = NULL;
+    if (state != NULL)
+        *state = NULL;
+    if ((ctx = OSSL_CMP_CTX_new(af_proto_opts_get0_libctx(opts), af_proto_opts_get0_propq(opts))) ==
+        NULL) {
+        AF_ERR(AF_R_MALLOC, "CMP client context");
+        return 0;
+    }
+    ok = af_cmp_ctx_setup(ctx, opts) && af_cmp_get_nonce_ctx(ctx, opts, NULL, resp, state);
     OSSL_CMP_CTX_free(ctx);
     return ok;
 }
 
 /* ---- continuing the transaction ------------------------------------------------------------- */
 
-/* Sends req with recipNonce = the genp's senderNonce when OpenSSL left it empty (a fresh context
- * knows no previous message), protected again after the change. */
-static OSSL_CMP_MSG *continue_transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
+/* req with recipNonce = the genp's senderNonce when OpenSSL left it empty (a fresh context knows
+ * no previous message), protected again after the change: *out is the new message, or NULL when
+ * req goes out as it is. */
+static int continue_msg(OSSL_CMP_CTX *ctx, const AF_PROTO_STATE *st, const OSSL_CMP_MSG *req,
+                        OSSL_CMP_MSG **out)
 {
-    const AF_PROTO_STATE *st = OSSL_CMP_CTX_get_transfer_cb_arg(ctx);
     const unsigned char *n;
     size_t nlen;
     AF_CMP_MSG_VIEW *v;
-    OSSL_CMP_MSG *m = NULL, *rsp;
+    OSSL_CMP_MSG *m = NULL;
 
+    *out = NULL;
     n = af_proto_state_get0_server_nonce(st, &nlen);
     if (n == NULL || OSSL_CMP_HDR_get0_recipNonce(OSSL_CMP_MSG_get0_header(req)) != NULL)
-        return OSSL_CMP_MSG_http_perform(ctx, req);
+        return 1;
     if ((v = af_cmp_view_new(req)) == NULL)
-        return NULL;
+        return 0;
     if (!af_cmp_view_set1_octets(&v->header->recipNonce, n, nlen) ||
         (m = af_cmp_view_to_msg(v)) == NULL ||
         (v->header->protectionAlg != NULL && !OSSL_CMP_MSG_update_transactionID(ctx, m))) {
         AF_ERR(AF_R_CRYPTO, "CMP: cannot set recipNonce of the continuing request");
         af_cmp_view_free(v);
         OSSL_CMP_MSG_free(m);
-        return NULL;
+        return 0;
     }
     af_cmp_view_free(v);
-    rsp = OSSL_CMP_MSG_http_perform(ctx, m);
+    *out = m;
+    return 1;
+}
+
+static OSSL_CMP_MSG *continue_transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
+{
+    OSSL_CMP_MSG *m, *rsp;
+
+    if (!continue_msg(ctx, OSSL_CMP_CTX_get_transfer_cb_arg(ctx), req, &m))
+        return NULL;
+    rsp = OSSL_CMP_MSG_http_perform(ctx, m != NULL ? m : req);
     OSSL_CMP_MSG_free(m);
     return rsp;
 }
 
-int af_cmp_ctx_continue(OSSL_CMP_CTX *ctx, const AF_PROTO_STATE *st)
+static OSSL_CMP_MSG *continue_link_transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
+{
+    AF_CMP_LINK *l = OSSL_CMP_CTX_get_transfer_cb_arg(ctx);
+    OSSL_CMP_MSG *m, *rsp;
+
+    if (!continue_msg(ctx, l->st, req, &m))
+        return NULL;
+    rsp = link_transfer(l, m != NULL ? m : req);
+    OSSL_CMP_MSG_free(m);
+    return rsp;
+}
+
+/* The transactionID of st into ctx. */
+static int continue_txid(OSSL_CMP_CTX *ctx, const AF_PROTO_STATE *st)
 {
     const unsigned char *tid;
     size_t tlen;
@@ -419,11 +563,36 @@ int af_cmp_ctx_continue(OSSL_CMP_CTX *ctx, const AF_PROTO_STATE *st)
         AF_ERR(AF_R_MALLOC, "transactionID");
         return 0;
     }
-    ok = OSSL_CMP_CTX_set1_transactionID(ctx, o) &&
-         OSSL_CMP_CTX_set_transfer_cb(ctx, continue_transfer) &&
-         OSSL_CMP_CTX_set_transfer_cb_arg(ctx, (void *)st);
+    ok = OSSL_CMP_CTX_set1_transactionID(ctx, o);
     ASN1_OCTET_STRING_free(o);
     if (!ok)
         AF_ERR(AF_R_INTERNAL, "CMP: cannot continue the transaction");
     return ok;
+}
+
+int af_cmp_ctx_continue(OSSL_CMP_CTX *ctx, const AF_PROTO_STATE *st)
+{
+    if (!continue_txid(ctx, st))
+        return 0;
+    if (!OSSL_CMP_CTX_set_transfer_cb(ctx, continue_transfer) ||
+        !OSSL_CMP_CTX_set_transfer_cb_arg(ctx, (void *)st)) {
+        AF_ERR(AF_R_INTERNAL, "CMP: cannot continue the transaction");
+        return 0;
+    }
+    return 1;
+}
+
+int af_cmp_ctx_continue_link(OSSL_CMP_CTX *ctx, const AF_PROTO_STATE *st, AF_CMP_LINK *link)
+{
+    if (link == NULL)
+        return af_cmp_ctx_continue(ctx, st);
+    if (!continue_txid(ctx, st))
+        return 0;
+    link->st = st;
+    if (!OSSL_CMP_CTX_set_transfer_cb(ctx, continue_link_transfer) ||
+        !OSSL_CMP_CTX_set_transfer_cb_arg(ctx, link)) {
+        AF_ERR(AF_R_INTERNAL, "CMP: cannot continue the transaction");
+        return 0;
+    }
+    return 1;
 }

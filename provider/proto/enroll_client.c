@@ -235,11 +235,30 @@ static void cmp_refusal(OSSL_CMP_CTX *ctx, const char *what)
     }
 }
 
-static X509 *enroll_cmp(AF_ENROLL *en, const AF_BUNDLE *b)
+/* A client context for the options. */
+static OSSL_CMP_CTX *cmp_ctx_new(const AF_ENROLL *en)
+{
+    OSSL_CMP_CTX *ctx = OSSL_CMP_CTX_new(af_proto_opts_get0_libctx(en->opts),
+                                         af_proto_opts_get0_propq(en->opts));
+
+    if (ctx == NULL) {
+        AF_ERR(AF_R_MALLOC, "CMP client context");
+        return NULL;
+    }
+    if (!af_cmp_ctx_setup(ctx, en->opts)) {
+        OSSL_CMP_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* ctx: the context of the nonce request (same transaction, recipNonce already known to OpenSSL),
+ * or NULL to continue a saved state in a new one; link: the nonce request's connection, or NULL.
+ * Frees ctx. */
+static X509 *enroll_cmp(AF_ENROLL *en, const AF_BUNDLE *b, OSSL_CMP_CTX *ctx, AF_CMP_LINK *link)
 {
     OSSL_LIB_CTX *libctx = af_proto_opts_get0_libctx(en->opts);
     const char *propq = af_proto_opts_get0_propq(en->opts);
-    OSSL_CMP_CTX *ctx = NULL;
     X509_REQ *req = NULL;
     X509_NAME *name = NULL;
     X509_EXTENSIONS *exts = NULL;
@@ -247,8 +266,10 @@ static X509 *enroll_cmp(AF_ENROLL *en, const AF_BUNDLE *b)
     X509 *cert = NULL;
     const char *what = en->crmf ? "ir" : "p10cr";
 
-    if ((ctx = OSSL_CMP_CTX_new(libctx, propq)) == NULL || !af_cmp_ctx_setup(ctx, en->opts) ||
-        !af_cmp_ctx_continue(ctx, en->state)
+    /* On the nonce request's context af_cmp_ctx_continue sets the same transactionID again and
+     * its transfer callback finds recipNonce already set, so the request goes out unchanged. */
+    if ((ctx == NULL && (ctx = cmp_ctx_new(en)) == NULL) ||
+        !af_cmp_ctx_continue_link(ctx, en->state, link)
         /* one round trip: the RA grants implicit confirmation, so no certConf follows */
         || !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_IMPLICIT_CONFIRM, 1))
         goto done;
@@ -633,6 +654,8 @@ X509 *af_enroll_run(AF_ENROLL *en, AF_PROTO_STATE **state)
     AF_NONCE_RESP *resp = NULL;
     AF_BUNDLE *b = NULL;
     X509 *cert = NULL;
+    OSSL_CMP_CTX *cmp = NULL;
+    AF_CMP_LINK *link = NULL;
     af_proto proto;
 
     if (state != NULL)
@@ -642,7 +665,17 @@ X509 *af_enroll_run(AF_ENROLL *en, AF_PROTO_STATE **state)
         return NULL;
     }
     proto = af_proto_opts_get_protocol(en->opts);
-    if (en->state == NULL) {
+    if (en->state == NULL && proto == AF_PROTO_CMP) {
+        /* genm and p10cr/ir in one context (no re-protection of the request) and over one
+         * connection */
+        if ((cmp = cmp_ctx_new(en)) == NULL || (link = af_cmp_link_new(en->opts)) == NULL ||
+            !af_cmp_get_nonce_ctx(cmp, en->opts, link, &resp, &en->state)) {
+            af_cmp_link_free(link);
+            OSSL_CMP_CTX_free(cmp);
+            return NULL;
+        }
+        af_nonce_resp_free(resp);
+    } else if (en->state == NULL) {
         if (!af_proto_get_nonce(en->opts, &resp, &en->state))
             return NULL;
         af_nonce_resp_free(resp);
@@ -651,11 +684,14 @@ X509 *af_enroll_run(AF_ENROLL *en, AF_PROTO_STATE **state)
                af_proto_name(af_proto_state_get_protocol(en->state)), af_proto_name(proto));
         return NULL;
     }
-    if ((b = make_bundle(en)) == NULL)
+    if ((b = make_bundle(en)) == NULL) {
+        af_cmp_link_free(link);
+        OSSL_CMP_CTX_free(cmp);
         return NULL;
+    }
     switch (proto) {
     case AF_PROTO_CMP:
-        cert = enroll_cmp(en, b);
+        cert = enroll_cmp(en, b, cmp, link);
         break;
     case AF_PROTO_EST:
         cert = enroll_est(en, b);
@@ -668,6 +704,7 @@ X509 *af_enroll_run(AF_ENROLL *en, AF_PROTO_STATE **state)
         break;
     }
     af_bundle_free(b);
+    af_cmp_link_free(link);
     if (cert != NULL && state != NULL)
         *state = af_proto_state_dup(en->state);
     return cert;

@@ -1,11 +1,12 @@
 /* proto_station.h - what the station's protocol clients (est_client.c, cmc_client.c,
  * cmp_client.c, enroll_client.c) share inside libattfresh and nobody else needs: the libcurl
  * handles kept by the options (so a transaction's requests reuse one connection, TLS session and
- * loaded CA file). */
+ * loaded CA file), and the CMP nonce exchange on a context the enrollment goes on with. */
 #ifndef AF_PROTO_STATION_H
 #define AF_PROTO_STATION_H
 
 #include <curl/curl.h>
+#include <openssl/cmp.h>
 
 #include "attfresh/proto.h"
 
@@ -17,5 +18,22 @@
 CURL *af_proto_http_get(const AF_PROTO_OPTS *opts);
 /* Gives the handle back to the pool (cleaned up when the pool is full); NULL is fine. */
 void af_proto_http_put(const AF_PROTO_OPTS *opts, CURL *curl);
+
+/* One HTTP connection (kept alive) for the messages of a CMP transaction, made from the options'
+ * URL; freeing it closes the connection. */
+typedef struct af_cmp_link_st AF_CMP_LINK;
+AF_CMP_LINK *af_cmp_link_new(const AF_PROTO_OPTS *opts);
+void af_cmp_link_free(AF_CMP_LINK *link);
+
+/* af_cmp_get_nonce on a context the caller made with af_cmp_ctx_setup and keeps for the
+ * following certification request (OpenSSL then puts the same transactionID and the genp's
+ * senderNonce as recipNonce into it, so it needs no patching and no second protection); the genm
+ * goes over link when not NULL. The context's transfer callback is back at OpenSSL's default
+ * afterwards. */
+int af_cmp_get_nonce_ctx(OSSL_CMP_CTX *ctx, const AF_PROTO_OPTS *opts, AF_CMP_LINK *link,
+                         AF_NONCE_RESP **resp, AF_PROTO_STATE **state);
+/* af_cmp_ctx_continue whose messages go over link (NULL: OpenSSL's transfer); st and link are
+ * borrowed and must outlive the exchange. */
+int af_cmp_ctx_continue_link(OSSL_CMP_CTX *ctx, const AF_PROTO_STATE *st, AF_CMP_LINK *link);
 
 #endif
