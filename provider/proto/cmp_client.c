@@ -65,11 +65,9 @@ AF_CMP_LINK *af_cmp_link_new(const AF_PROTO_OPTS *opts)
         AF_ERR(AF_R_MALLOC, "CMP connection");
         return NULL;
     }
-    if (!OSSL_HTTP_parse_url(url, &use_ssl, NULL, &l->host, &l->port, NULL, &l->path, NULL,
-                             NULL) ||
+    if (!OSSL_HTTP_parse_url(url, &use_ssl, NULL, &l->host, &l->port, NULL, &l->path, NULL, NULL) ||
         use_ssl) {
-        AF_ERR(AF_R_INVALID_ARGUMENT, "CMP: cannot use URL %s (want http://HOST[:PORT]/PATH)",
-               url);
+        AF_ERR(AF_R_INVALID_ARGUMENT, "CMP: cannot use URL %s (want http://HOST[:PORT]/PATH)", url);
         af_cmp_link_free(l);
         return NULL;
     }
@@ -118,8 +116,8 @@ static OSSL_CMP_MSG *link_transfer(AF_CMP_LINK *l, const OSSL_CMP_MSG *req)
     /* a kept connection is reused as it is; OpenSSL closes it (and sets rctx NULL) on failure or
      * when the server does not keep it */
     rsp = OSSL_HTTP_transfer(&l->rctx, l->host, l->port, l->path, 0, NULL, NULL, NULL, NULL,
-                             link_nodelay, NULL, 0, hdrs, ct, req_mem, ct, 1, OSSL_HTTP_DEFAULT_MAX_RESP_LEN,
-                             l->timeout, 1);
+                             link_nodelay, NULL, 0, hdrs, ct, req_mem, ct, 1,
+                             OSSL_HTTP_DEFAULT_MAX_RESP_LEN, l->timeout, 1);
     if (rsp != NULL)
         res = (OSSL_CMP_MSG *)ASN1_item_d2i_bio(ASN1_ITEM_rptr(OSSL_CMP_MSG), rsp, NULL);
 end:
