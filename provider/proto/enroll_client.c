@@ -238,8 +238,8 @@ static void cmp_refusal(OSSL_CMP_CTX *ctx, const char *what)
 /* A client context for the options. */
 static OSSL_CMP_CTX *cmp_ctx_new(const AF_ENROLL *en)
 {
-    OSSL_CMP_CTX *ctx = OSSL_CMP_CTX_new(af_proto_opts_get0_libctx(en->opts),
-                                         af_proto_opts_get0_propq(en->opts));
+    OSSL_CMP_CTX *ctx =
+        OSSL_CMP_CTX_new(af_proto_opts_get0_libctx(en->opts), af_proto_opts_get0_propq(en->opts));
 
     if (ctx == NULL) {
         AF_ERR(AF_R_MALLOC, "CMP client context");
