@@ -1,7 +1,9 @@
 /* ca.c - the RA's small local CA: a CA certificate and its key (a file or a pkcs11: URI through
  * OSSL_STORE), random 128-bit serials, a validity, subject and subjectAltName from the request,
  * KeyUsage/ExtendedKeyUsage from a fixed profile, signed through EVP so that a token key works.
+ * The subject's key is read from the request's bytes by the ASN.1 code where it can (cert_key).
  * It issues what it is given: the RA verifies the request first (enroll_ra.c). */
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,6 +15,7 @@
 
 #include "attfresh/enroll.h"
 #include "attfresh/err.h"
+#include "evidence/ev_local.h"
 
 #define CA_DEFAULT_DAYS 365
 #define CA_MAX_DAYS 7300
@@ -219,21 +222,14 @@ static const char *sign_digest(EVP_PKEY *key)
     return EVP_PKEY_get_bits(key) >= 384 && EVP_PKEY_is_a(key, "EC") ? "SHA384" : "SHA256";
 }
 
-X509 *af_ca_issue(AF_CA *ca, const X509_NAME *subject, EVP_PKEY *pub,
-                  const STACK_OF(X509_EXTENSION) * req_exts)
+/* The certificate for pub, which X509_set_pubkey encodes as it is (see cert_key). */
+static X509 *issue(AF_CA *ca, const X509_NAME *subject, EVP_PKEY *pub,
+                   const STACK_OF(X509_EXTENSION) * req_exts)
 {
     X509 *x = NULL;
     EVP_MD_CTX *mctx = NULL;
     time_t now = time(NULL);
 
-    if (ca == NULL || ca->cert == NULL || ca->key == NULL) {
-        AF_ERR(AF_R_INVALID_ARGUMENT, "the RA has no CA configured");
-        return NULL;
-    }
-    if (subject == NULL || pub == NULL) {
-        AF_ERR(AF_R_INVALID_ARGUMENT, "a certificate needs a subject and a public key");
-        return NULL;
-    }
     if (X509_NAME_entry_count(subject) == 0 &&
         X509v3_get_ext_by_NID(req_exts, NID_subject_alt_name, -1) < 0) {
         AF_ERR(AF_R_INVALID_ARGUMENT, "empty subject and no subjectAltName");
@@ -264,69 +260,188 @@ err : {
     return NULL;
 }
 
+static int ready(const AF_CA *ca)
+{
+    if (ca == NULL || ca->cert == NULL || ca->key == NULL) {
+        AF_ERR(AF_R_INVALID_ARGUMENT, "the RA has no CA configured");
+        return 0;
+    }
+    return 1;
+}
+
+X509 *af_ca_issue(AF_CA *ca, const X509_NAME *subject, EVP_PKEY *pub,
+                  const STACK_OF(X509_EXTENSION) * req_exts)
+{
+    EVP_PKEY *key;
+    X509 *x;
+
+    if (!ready(ca))
+        return NULL;
+    if (subject == NULL || pub == NULL) {
+        AF_ERR(AF_R_INVALID_ARGUMENT, "a certificate needs a subject and a public key");
+        return NULL;
+    }
+    /* a built-in public copy where there is one (ev_spki.c), for the reason of cert_key */
+    if ((key = af_ev_get1_public(pub)) == NULL)
+        return NULL;
+    x = issue(ca, subject, key, req_exts);
+    EVP_PKEY_free(key);
+    return x;
+}
+
+/* SubjectPublicKeyInfo as its two fields, the key kept as its BIT STRING (template at the end of
+ * the file). */
+typedef struct {
+    X509_ALGOR *alg;
+    ASN1_BIT_STRING *key;
+} CA_SPKI;
+static const ASN1_ITEM *CA_SPKI_it(void);
+
+/* The key of a request's DER SubjectPublicKeyInfo as the certificate will hold it. OpenSSL 3.0's
+ * X509_set_pubkey runs an OSSL_ENCODER and then an OSSL_DECODER for a provider's key (about 0.2
+ * ms, more than the CA's signature); for a built-in (legacy) key it encodes with the ASN.1 code
+ * and keeps the key. So an EC key on a named curve and an rsaEncryption key are read by the ASN.1
+ * code alone (d2i_KeyParams, d2i_PublicKey: the point is checked to be on the curve, the RSA key
+ * to parse), which also decides that the key is usable, and encode back to the same bytes (DER
+ * with the usual parameters; the decoders' route would re-encode the same way). Other keys take
+ * OpenSSL's decoders: the caller's decoded key when given, else decoded here. NULL with an error
+ * when the key is not usable. */
+static EVP_PKEY *cert_key(const AF_CA *ca, const unsigned char *spki, size_t len, EVP_PKEY *decoded)
+{
+    const unsigned char *p = spki;
+    const ASN1_OBJECT *aobj = NULL;
+    const void *pval = NULL;
+    CA_SPKI *s = NULL;
+    EVP_PKEY *key = NULL;
+    int ptype = V_ASN1_UNDEF, nid, builtin = 0;
+
+    if (len > 0 && len <= LONG_MAX)
+        s = (CA_SPKI *)ASN1_item_d2i(NULL, &p, (long)len, ASN1_ITEM_rptr(CA_SPKI));
+    if (s == NULL || p != spki + len || (s->key->flags & 0x07) != 0)
+        goto done;
+    X509_ALGOR_get0(&aobj, &ptype, &pval, s->alg);
+    nid = OBJ_obj2nid(aobj);
+    p = ASN1_STRING_get0_data(s->key);
+    if (nid == NID_X9_62_id_ecPublicKey && ptype == V_ASN1_OBJECT) {
+        unsigned char params[64], *pp = params;
+        const unsigned char *q = params;
+        int n = i2d_ASN1_OBJECT(pval, NULL);
+
+        builtin = 1;
+        if (n > 0 && (size_t)n <= sizeof(params) && i2d_ASN1_OBJECT(pval, &pp) == n &&
+            (key = d2i_KeyParams(EVP_PKEY_EC, NULL, &q, n)) != NULL &&
+            d2i_PublicKey(EVP_PKEY_EC, &key, &p, ASN1_STRING_length(s->key)) == NULL) {
+            EVP_PKEY_free(key);
+            key = NULL;
+        }
+    } else if (nid == NID_rsaEncryption && (ptype == V_ASN1_NULL || ptype == V_ASN1_UNDEF)) {
+        builtin = 1;
+        key = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, ASN1_STRING_length(s->key));
+        if (key != NULL && p != ASN1_STRING_get0_data(s->key) + ASN1_STRING_length(s->key)) {
+            EVP_PKEY_free(key);
+            key = NULL;
+        }
+    }
+done:
+    ASN1_item_free((ASN1_VALUE *)s, ASN1_ITEM_rptr(CA_SPKI));
+    if (!builtin && decoded != NULL && EVP_PKEY_up_ref(decoded)) {
+        key = decoded;
+    } else if (!builtin) {
+        p = spki;
+        if ((key = d2i_PUBKEY_ex(NULL, &p, (long)len, ca->libctx, ca->propq)) != NULL &&
+            p != spki + len) {
+            EVP_PKEY_free(key);
+            key = NULL;
+        }
+    }
+    if (key == NULL) {
+        ERR_clear_error();
+        AF_ERR(AF_R_INVALID_ARGUMENT, "the request's public key cannot be decoded");
+    }
+    return key;
+}
+
 X509 *af_ca_issue_req(AF_CA *ca, const X509_REQ *req)
 {
     STACK_OF(X509_EXTENSION) * exts;
-    EVP_PKEY *pub;
-    X509 *x;
+    unsigned char *spki = NULL;
+    EVP_PKEY *pub, *key = NULL;
+    X509 *x = NULL;
+    int n;
 
     if (req == NULL) {
         AF_ERR(AF_R_INVALID_ARGUMENT, "no request");
         return NULL;
     }
+    if (!ready(ca))
+        return NULL;
     if ((pub = X509_REQ_get0_pubkey((X509_REQ *)req)) == NULL) {
         AF_ERR(AF_R_INVALID_ARGUMENT, "the request's public key cannot be decoded");
         return NULL;
     }
+    if ((n = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY((X509_REQ *)req), &spki)) <= 0 ||
+        (key = cert_key(ca, spki, (size_t)n, pub)) == NULL) {
+        OPENSSL_free(spki);
+        return NULL;
+    }
     exts = X509_REQ_get_extensions((X509_REQ *)req);
-    x = af_ca_issue(ca, X509_REQ_get_subject_name(req), pub, exts);
+    x = issue(ca, X509_REQ_get_subject_name(req), key, exts);
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    EVP_PKEY_free(key);
+    OPENSSL_free(spki);
     return x;
 }
 
-/* The CertTemplate's fields as a plain SEQUENCE of ANY, to find publicKey [6] IMPLICIT
- * SubjectPublicKeyInfo, which OpenSSL 3.0 does not expose. */
-typedef STACK_OF(ASN1_TYPE) AF_CA_ANY_SEQ;
-ASN1_ITEM_TEMPLATE(AF_CA_ANY_SEQ) = ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, fields,
-                                                          ASN1_ANY)
-                                        ASN1_ITEM_TEMPLATE_END(AF_CA_ANY_SEQ)
-
-                                            EVP_PKEY
-                                    * af_crmf_get1_template_pubkey(const OSSL_CRMF_MSG *crm,
-                                                                   OSSL_LIB_CTX *libctx,
-                                                                   const char *propq)
+/* The template's publicKey [6] IMPLICIT SubjectPublicKeyInfo, which OpenSSL 3.0 does not expose,
+ * as DER (new buffer), found by reading the CertTemplate as a SEQUENCE of ANY; 0 when it has
+ * none. */
+static int template_spki(const OSSL_CRMF_MSG *crm, unsigned char **spki, size_t *len)
 {
-    unsigned char *der = NULL, *spki = NULL;
+    unsigned char *der = NULL;
     const unsigned char *p;
-    AF_CA_ANY_SEQ *seq = NULL;
-    EVP_PKEY *pub = NULL;
-    int n, i;
+    AF_ANY_SEQ *seq = NULL;
+    int n, i, l;
 
+    *spki = NULL;
     if (crm == NULL || (n = i2d_OSSL_CRMF_CERTTEMPLATE(OSSL_CRMF_MSG_get0_tmpl(crm), &der)) <= 0)
         goto done;
     p = der;
-    seq = (AF_CA_ANY_SEQ *)ASN1_item_d2i(NULL, &p, n, ASN1_ITEM_rptr(AF_CA_ANY_SEQ));
+    seq = (AF_ANY_SEQ *)ASN1_item_d2i(NULL, &p, n, ASN1_ITEM_rptr(AF_ANY_SEQ));
     for (i = 0; seq != NULL && i < sk_ASN1_TYPE_num(seq); i++) {
         const ASN1_TYPE *t = sk_ASN1_TYPE_value(seq, i);
-        int len;
 
-        if (t->type != V_ASN1_OTHER || (len = ASN1_STRING_length(t->value.asn1_string)) < 2 ||
+        if (t->type != V_ASN1_OTHER || (l = ASN1_STRING_length(t->value.asn1_string)) < 2 ||
             ASN1_STRING_get0_data(t->value.asn1_string)[0] != 0xa6)
             continue;
-        if ((spki = OPENSSL_memdup(ASN1_STRING_get0_data(t->value.asn1_string), (size_t)len)) ==
-            NULL)
-            break;
-        spki[0] = 0x30; /* [6] IMPLICIT constructed -> SEQUENCE */
-        p = spki;
-        pub = d2i_PUBKEY_ex(NULL, &p, len, libctx, propq);
+        if ((*spki = OPENSSL_memdup(ASN1_STRING_get0_data(t->value.asn1_string), (size_t)l)) !=
+            NULL) {
+            (*spki)[0] = 0x30; /* [6] IMPLICIT constructed -> SEQUENCE */
+            *len = (size_t)l;
+        }
         break;
     }
 done:
+    ERR_clear_error();
+    sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+    OPENSSL_free(der);
+    return *spki != NULL;
+}
+
+EVP_PKEY *af_crmf_get1_template_pubkey(const OSSL_CRMF_MSG *crm, OSSL_LIB_CTX *libctx,
+                                       const char *propq)
+{
+    unsigned char *spki = NULL;
+    const unsigned char *p;
+    size_t len = 0;
+    EVP_PKEY *pub = NULL;
+
+    if (template_spki(crm, &spki, &len)) {
+        p = spki;
+        pub = d2i_PUBKEY_ex(NULL, &p, (long)len, libctx, propq);
+    }
     if (pub == NULL)
         AF_ERR(AF_R_INVALID_ARGUMENT, "the CertTemplate has no decodable publicKey");
-    sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
     OPENSSL_free(spki);
-    OPENSSL_free(der);
     return pub;
 }
 
@@ -335,21 +450,37 @@ X509 *af_ca_issue_crmf(AF_CA *ca, const OSSL_CRMF_MSG *crm)
     OSSL_CRMF_CERTTEMPLATE *tmpl;
     const X509_NAME *subject;
     X509_NAME *empty = NULL;
-    EVP_PKEY *pub;
+    unsigned char *spki = NULL;
+    size_t len = 0;
+    EVP_PKEY *key = NULL;
     X509 *x = NULL;
 
     if (ca == NULL || crm == NULL) {
         AF_ERR(AF_R_INVALID_ARGUMENT, "no request");
         return NULL;
     }
-    tmpl = OSSL_CRMF_MSG_get0_tmpl(crm);
-    if ((pub = af_crmf_get1_template_pubkey(crm, ca->libctx, ca->propq)) == NULL)
+    if (!ready(ca))
         return NULL;
-    if ((subject = OSSL_CRMF_CERTTEMPLATE_get0_subject(tmpl)) == NULL)
-        subject = empty = X509_NAME_new();
-    if (subject != NULL)
-        x = af_ca_issue(ca, subject, pub, OSSL_CRMF_CERTTEMPLATE_get0_extensions(tmpl));
+    tmpl = OSSL_CRMF_MSG_get0_tmpl(crm);
+    if (!template_spki(crm, &spki, &len)) {
+        AF_ERR(AF_R_INVALID_ARGUMENT, "the CertTemplate has no decodable publicKey");
+        return NULL;
+    }
+    if ((key = cert_key(ca, spki, len, NULL)) != NULL) {
+        if ((subject = OSSL_CRMF_CERTTEMPLATE_get0_subject(tmpl)) == NULL)
+            subject = empty = X509_NAME_new();
+        if (subject != NULL)
+            x = issue(ca, subject, key, OSSL_CRMF_CERTTEMPLATE_get0_extensions(tmpl));
+    }
     X509_NAME_free(empty);
-    EVP_PKEY_free(pub);
+    EVP_PKEY_free(key);
+    OPENSSL_free(spki);
     return x;
 }
+
+/* The template macros read best one field per line. */
+// clang-format off
+ASN1_SEQUENCE(CA_SPKI) = {
+    ASN1_SIMPLE(CA_SPKI, alg, X509_ALGOR),
+    ASN1_SIMPLE(CA_SPKI, key, ASN1_BIT_STRING),
+} static_ASN1_SEQUENCE_END(CA_SPKI)

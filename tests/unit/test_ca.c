@@ -158,6 +158,27 @@ static int chain_ok(X509 *x)
     return ok;
 }
 
+/* 1 when x's SubjectPublicKeyInfo is exactly spki (the request's bytes), and x read back from
+ * its DER holds key. */
+static int same_spki(X509 *x, const X509_PUBKEY *spki, EVP_PKEY *key)
+{
+    unsigned char *a = NULL, *b = NULL, *der = NULL;
+    const unsigned char *p;
+    int na = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &a);
+    int nb = i2d_X509_PUBKEY(spki, &b), nd = i2d_X509(x, &der), ok;
+    X509 *back;
+
+    p = der;
+    back = nd > 0 ? d2i_X509(NULL, &p, nd) : NULL;
+    ok = na > 0 && na == nb && memcmp(a, b, (size_t)na) == 0 && back != NULL &&
+         EVP_PKEY_eq(X509_get0_pubkey(back), key) == 1;
+    X509_free(back);
+    OPENSSL_free(a);
+    OPENSSL_free(b);
+    OPENSSL_free(der);
+    return ok;
+}
+
 static void test_issue_from_csr(void)
 {
     AF_CA *ca = new_ca();
@@ -171,6 +192,7 @@ static void test_issue_from_csr(void)
     CU_ASSERT(X509_NAME_cmp(X509_get_subject_name(x), X509_REQ_get_subject_name(req)) == 0);
     CU_ASSERT(X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(ca_cert)) == 0);
     CU_ASSERT(EVP_PKEY_eq(X509_get0_pubkey(x), dev_key) == 1);
+    CU_ASSERT(same_spki(x, X509_REQ_get_X509_PUBKEY(req), dev_key));
     CU_ASSERT(X509_verify(x, ca_key) == 1);
     CU_ASSERT(chain_ok(x));
     /* 128-bit positive random serials, different each time */
@@ -209,7 +231,7 @@ static void test_issue_from_crmf(void)
     OSSL_CRMF_MSG *msg = OSSL_CRMF_MSG_new();
     X509_NAME *name = X509_NAME_new();
     EVP_PKEY *pub;
-    X509 *x;
+    X509 *x, *y;
 
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"crmf-dev", -1, -1,
                                0);
@@ -221,9 +243,61 @@ static void test_issue_from_crmf(void)
     x = af_ca_issue_crmf(ca, msg);
     CU_ASSERT(x != NULL && X509_NAME_cmp(X509_get_subject_name(x), name) == 0 &&
               EVP_PKEY_eq(X509_get0_pubkey(x), dev_key) == 1 && chain_ok(x));
+    y = make_cert("spki", dev_key, NULL, dev_key, 0, 0);
+    CU_ASSERT(x != NULL && y != NULL && same_spki(x, X509_get_X509_PUBKEY(y), dev_key));
+    X509_free(y);
     X509_free(x);
     X509_NAME_free(name);
     OSSL_CRMF_MSG_free(msg);
+    af_ca_free(ca);
+}
+
+/* The certificate's key is the request's SubjectPublicKeyInfo, byte for byte, from every way in
+ * (PKCS#10, CRMF, a key object), and the certificate object holds that key; an RSA key also gets
+ * keyEncipherment; a template whose key does not decode is refused. */
+static void test_issue_keeps_spki(void)
+{
+    /* CertReqMsg { certReq { certReqId 0, certTemplate { publicKey [6] { {1.2.3.4}, '000102'H
+     * } } } }: a key nobody can decode */
+    static const unsigned char bogus[] = {0x30, 0x15, 0x30, 0x13, 0x02, 0x01, 0x00, 0x30,
+                                          0x0e, 0xa6, 0x0c, 0x30, 0x05, 0x06, 0x03, 0x2a,
+                                          0x03, 0x04, 0x03, 0x03, 0x00, 0x01, 0x02};
+    const unsigned char *p = bogus;
+    AF_CA *ca = new_ca();
+    EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+    X509_REQ *req = rsa != NULL ? plain_csr(rsa) : NULL;
+    X509_PUBKEY *xpk = NULL;
+    X509_NAME *name = X509_NAME_new();
+    OSSL_CRMF_MSG *msg;
+    X509 *x;
+
+    CU_ASSERT_FATAL(req != NULL && name != NULL);
+    x = af_ca_issue_req(ca, req);
+    CU_ASSERT(x != NULL && same_spki(x, X509_REQ_get_X509_PUBKEY(req), rsa) && chain_ok(x));
+    CU_ASSERT(x != NULL && EVP_PKEY_eq(X509_get0_pubkey(x), rsa) == 1);
+    CU_ASSERT(x != NULL && (X509_get_key_usage(x) & KU_KEY_ENCIPHERMENT) != 0);
+    X509_free(x);
+    /* from a key object */
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"key-object", -1,
+                               -1, 0);
+    CU_ASSERT_FATAL(X509_PUBKEY_set(&xpk, dev_key));
+    x = af_ca_issue(ca, name, dev_key, NULL);
+    CU_ASSERT(x != NULL && same_spki(x, xpk, dev_key) && chain_ok(x));
+    CU_ASSERT(x != NULL && EVP_PKEY_eq(X509_get0_pubkey(x), dev_key) == 1);
+    CU_ASSERT(x != NULL && (X509_get_key_usage(x) & KU_KEY_ENCIPHERMENT) == 0);
+    X509_free(x);
+    /* an undecodable template key */
+    msg = d2i_OSSL_CRMF_MSG(NULL, &p, sizeof(bogus));
+    CU_ASSERT_FATAL(msg != NULL);
+    ERR_clear_error();
+    CU_ASSERT(af_ca_issue_crmf(ca, msg) == NULL);
+    CU_ASSERT(ERR_peek_error() != 0);
+    ERR_clear_error();
+    OSSL_CRMF_MSG_free(msg);
+    X509_PUBKEY_free(xpk);
+    X509_NAME_free(name);
+    X509_REQ_free(req);
+    EVP_PKEY_free(rsa);
     af_ca_free(ca);
 }
 
@@ -398,6 +472,11 @@ static void test_enroll_evidence_refusals(void)
     req = attested_csr(dev_key, dev_key, plain_ak_cert, n4);
     expect(ra, req, "tx-4", AF_CHECK_AK_USAGE, AF_ENROLL_NOT_AUTHORIZED, NULL);
     X509_REQ_free(req);
+    /* the CSR's key swapped after signing: its self-signature no longer verifies */
+    req = attested_csr(dev_key, dev_key, ak_cert, n4);
+    CU_ASSERT_FATAL(X509_REQ_set_pubkey(req, other_key));
+    expect(ra, req, "tx-4", AF_CHECK_CSR_SIGNATURE, AF_ENROLL_BAD_POP, NULL);
+    X509_REQ_free(req);
     /* a CSR without attestation */
     req = plain_csr(dev_key);
     expect(ra, req, "tx-4", AF_CHECK_ATTRIBUTE, AF_ENROLL_BAD_REQUEST, NULL);
@@ -424,6 +503,7 @@ static void test_enroll_evidence_refusals(void)
 
 AF_TEST_MAIN("ca", setup, teardown, {"issue from a PKCS#10", test_issue_from_csr},
              {"issue from a CRMF template", test_issue_from_crmf},
+             {"issued key is the request's SPKI", test_issue_keeps_spki},
              {"refused CA material", test_bad_ca_material},
              {"enroll: accepted once", test_enroll_accept_once},
              {"enroll: nonce refusals", test_enroll_nonce_refusals},
