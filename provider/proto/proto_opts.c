@@ -51,6 +51,7 @@ struct af_proto_opts_st {
     CRYPTO_RWLOCK *http_lock;
     CURL *http_pool[HTTP_POOL];
     int http_n;
+    long http_connects; /* connections opened by requests with these options */
 };
 
 af_proto af_proto_from_name(const char *name)
@@ -137,15 +138,32 @@ CURL *af_proto_http_get(const AF_PROTO_OPTS *opts)
     return c;
 }
 
+long af_proto_http_connects(const AF_PROTO_OPTS *opts)
+{
+    AF_PROTO_OPTS *o = (AF_PROTO_OPTS *)opts;
+    long n = 0;
+
+    if (o != NULL && CRYPTO_THREAD_read_lock(o->http_lock)) {
+        n = o->http_connects;
+        CRYPTO_THREAD_unlock(o->http_lock);
+    }
+    return n;
+}
+
 void af_proto_http_put(const AF_PROTO_OPTS *opts, CURL *curl)
 {
     AF_PROTO_OPTS *o = (AF_PROTO_OPTS *)opts; /* only the pool changes */
 
+    long n = 0;
+
     if (curl == NULL)
         return;
+    if (curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &n) != CURLE_OK)
+        n = 0;
     /* the request's pointers (headers, buffers, callback data) die with the request */
     curl_easy_reset(curl);
     if (o != NULL && CRYPTO_THREAD_write_lock(o->http_lock)) {
+        o->http_connects += n;
         if (o->http_n < HTTP_POOL) {
             o->http_pool[o->http_n++] = curl;
             curl = NULL;

@@ -18,6 +18,9 @@
 CURL *af_proto_http_get(const AF_PROTO_OPTS *opts);
 /* Gives the handle back to the pool (cleaned up when the pool is full); NULL is fine. */
 void af_proto_http_put(const AF_PROTO_OPTS *opts, CURL *curl);
+/* How many connections the requests made with opts have opened (TCP, and TLS for https), as
+ * libcurl counted them: what tests use to see that a transaction's requests share one. */
+long af_proto_http_connects(const AF_PROTO_OPTS *opts);
 
 /* One HTTP connection (kept alive) for the messages of a CMP transaction, made from the options'
  * URL; freeing it closes the connection. */
