@@ -8,20 +8,42 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <openssl/asn1t.h>
 #include <openssl/cmp.h>
 #include <openssl/err.h>
-#include <openssl/pkcs7.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "attfresh/enroll.h"
 #include "attfresh/err.h"
+#include "evidence/ev_local.h"
 #include "ra/enroll_local.h"
 #include "proto/cmc.h"
 #include "proto/proto_station.h"
 
 #define ENROLL_SENDER_NONCE_BYTES 16
+
+/* An EST answer (RFC 7030 4.2.3: certs-only CMS SignedData) with its certificates kept as DER.
+ * d2i_PKCS7 decodes every certificate, and in OpenSSL 3.0 each certificate's public key costs an
+ * OSSL_DECODER_CTX (more than a token signature); the station needs only its own certificate
+ * now, the rest (the chain) when somebody asks for it. RFC 5652 5.1, fields not looked at kept
+ * as ANY. The templates are at the end of the file. */
+typedef struct {
+    ASN1_INTEGER *version;
+    STACK_OF(ASN1_TYPE) * digest_algs;
+    ASN1_TYPE *encap;
+    STACK_OF(ASN1_TYPE) * certs;
+    STACK_OF(ASN1_TYPE) * crls;
+    STACK_OF(ASN1_TYPE) * signer_infos;
+} AF_EST_SIGNED;
+
+typedef struct {
+    ASN1_OBJECT *type;
+    AF_EST_SIGNED *signed_data;
+} AF_EST_P7;
+
+DECLARE_ASN1_FUNCTIONS(AF_EST_P7)
 
 struct af_enroll_st {
     const AF_PROTO_OPTS *opts;
@@ -35,6 +57,9 @@ struct af_enroll_st {
     int crmf;
     AF_PROTO_STATE *state;  /* given, or from the nonce exchange */
     STACK_OF(X509) * extra; /* what the RA sent along with the certificate */
+    AF_EST_P7 *extra_der;   /* EST: the same, not decoded until asked for */
+    X509 *issued;           /* EST: the one of extra_der already decoded, */
+    int issued_idx;         /* at this index */
 };
 
 AF_ENROLL *af_enroll_new(const AF_PROTO_OPTS *opts)
@@ -62,6 +87,8 @@ void af_enroll_free(AF_ENROLL *en)
     X509_free(en->ak_cert);
     sk_X509_pop_free(en->chain, X509_free);
     sk_X509_pop_free(en->extra, X509_free);
+    AF_EST_P7_free(en->extra_der);
+    X509_free(en->issued);
     OPENSSL_free(en->key_name);
     OPENSSL_free(en->subject);
     OPENSSL_free(en->sans);
@@ -155,9 +182,57 @@ int af_enroll_set1_state(AF_ENROLL *en, const AF_PROTO_STATE *st)
     return 1;
 }
 
+/* The certificates of an EST answer, decoded now (the issued one, at issued_idx, is already). */
+static STACK_OF(X509) * est_chain(const AF_EST_P7 *p7, X509 *issued, int issued_idx)
+{
+    STACK_OF(X509) *sk = sk_X509_new_null();
+    STACK_OF(ASN1_TYPE) *certs = p7->signed_data->certs;
+    int i;
+
+    for (i = 0; sk != NULL && i < sk_ASN1_TYPE_num(certs); i++) {
+        const ASN1_TYPE *t = sk_ASN1_TYPE_value(certs, i);
+        const unsigned char *p = t->value.sequence->data;
+        long len = t->value.sequence->length;
+        X509 *x = NULL;
+
+        if (i == issued_idx && issued != NULL && X509_up_ref(issued))
+            x = issued;
+        if ((x == NULL && (x = d2i_X509(NULL, &p, len)) == NULL) || !sk_X509_push(sk, x)) {
+            X509_free(x);
+            sk_X509_pop_free(sk, X509_free);
+            AF_ERR(AF_R_NONCE_DECODE,
+                   "EST simpleenroll: certificate %d of the answer does not "
+                   "decode",
+                   i + 1);
+            return NULL;
+        }
+    }
+    return sk;
+}
+
 STACK_OF(X509) * af_enroll_get0_extra_certs(const AF_ENROLL *en)
 {
-    return en != NULL ? en->extra : NULL;
+    AF_ENROLL *e = (AF_ENROLL *)en; /* the decoded chain is a cache of extra_der */
+
+    if (en == NULL)
+        return NULL;
+    if (e->extra == NULL && e->extra_der != NULL &&
+        (e->extra = est_chain(e->extra_der, e->issued, e->issued_idx)) != NULL) {
+        AF_EST_P7_free(e->extra_der);
+        e->extra_der = NULL;
+    }
+    return e->extra;
+}
+
+/* Forgets what an earlier run was sent along. */
+static void clear_extra(AF_ENROLL *en)
+{
+    sk_X509_pop_free(en->extra, X509_free);
+    en->extra = NULL;
+    AF_EST_P7_free(en->extra_der);
+    en->extra_der = NULL;
+    X509_free(en->issued);
+    en->issued = NULL;
 }
 
 /* ---- Evidence and bundle ------------------------------------------------------------------- */
@@ -315,7 +390,7 @@ static X509 *enroll_cmp(AF_ENROLL *en, const AF_BUNDLE *b, OSSL_CMP_CTX *ctx, AF
         cert = NULL;
         goto done;
     }
-    sk_X509_pop_free(en->extra, X509_free);
+    clear_extra(en);
     en->extra = OSSL_CMP_CTX_get1_caPubs(ctx);
 done:
     X509_EXTENSION_free(ext);
@@ -439,22 +514,6 @@ static int media_type_is(const char *ct, const char *want)
     return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-/* The first certificate of certs whose key is key (new reference). */
-static X509 *cert_for(STACK_OF(X509) * certs, EVP_PKEY *key)
-{
-    int i;
-
-    for (i = 0; i < sk_X509_num(certs); i++) {
-        X509 *x = sk_X509_value(certs, i);
-
-        if (EVP_PKEY_eq(X509_get0_pubkey(x), key) == 1 && X509_up_ref(x))
-            return x;
-    }
-    ERR_clear_error();
-    AF_ERR(AF_R_PROTO_BINDING, "the RA's answer holds no certificate for our key");
-    return NULL;
-}
-
 /* ---- EST ----------------------------------------------------------------------------------- */
 
 /* ".../nonce" or ".../.well-known/est[/<label>]" or "https://h:p" -> ".../simpleenroll" */
@@ -488,6 +547,72 @@ static char *simpleenroll_url(const char *url)
     return u;
 }
 
+/* der[0..len) holds part somewhere. */
+static int holds(const unsigned char *der, size_t len, const unsigned char *part, size_t plen)
+{
+    size_t i;
+
+    for (i = 0; part != NULL && plen > 0 && i + plen <= len; i++)
+        if (der[i] == part[0] && memcmp(der + i, part, plen) == 0)
+            return 1;
+    return 0;
+}
+
+/* The certificate of the EST answer whose key is key (new reference; *idx its position),
+ * decoding only what it must: the certificates that hold key's SubjectPublicKeyInfo bytes are
+ * tried first (EVP_PKEY_eq still decides), the others only when none of those is it. */
+static X509 *est_cert_for(const AF_EST_P7 *p7, EVP_PKEY *key, int *idx)
+{
+    STACK_OF(ASN1_TYPE) *certs = p7->signed_data->certs;
+    unsigned char *spki = NULL;
+    size_t spki_len = 0;
+    int pass, i;
+
+    if (!af_ev_spki_der(key, &spki, &spki_len))
+        ERR_clear_error(); /* then every certificate is tried */
+    for (pass = spki == NULL; pass < 2; pass++) {
+        for (i = 0; i < sk_ASN1_TYPE_num(certs); i++) {
+            const ASN1_TYPE *t = sk_ASN1_TYPE_value(certs, i);
+            const unsigned char *der = t->value.sequence->data, *p = der;
+            size_t len = (size_t)t->value.sequence->length;
+            X509 *x;
+
+            /* est_certs_only made sure every element is a SEQUENCE */
+            if (holds(der, len, spki, spki_len) != (pass == 0))
+                continue;
+            if ((x = d2i_X509(NULL, &p, (long)len)) == NULL) {
+                ERR_clear_error();
+                continue;
+            }
+            if (EVP_PKEY_eq(X509_get0_pubkey(x), key) == 1) {
+                OPENSSL_free(spki);
+                *idx = i;
+                return x;
+            }
+            X509_free(x);
+        }
+    }
+    OPENSSL_free(spki);
+    ERR_clear_error();
+    AF_ERR(AF_R_PROTO_BINDING, "the RA's answer holds no certificate for our key");
+    return NULL;
+}
+
+/* Certificates only, each one a SEQUENCE (X.509 Certificate; RFC 7030 4.2.3 sends no other
+ * CertificateChoices), as d2i_PKCS7 would have insisted. */
+static int est_certs_only(const AF_EST_P7 *p7)
+{
+    STACK_OF(ASN1_TYPE) *certs = p7->signed_data->certs;
+    int i;
+
+    if (OBJ_obj2nid(p7->type) != NID_pkcs7_signed)
+        return 0;
+    for (i = 0; i < sk_ASN1_TYPE_num(certs); i++)
+        if (sk_ASN1_TYPE_value(certs, i)->type != V_ASN1_SEQUENCE)
+            return 0;
+    return 1;
+}
+
 static X509 *enroll_est(AF_ENROLL *en, const AF_BUNDLE *b)
 {
     OSSL_LIB_CTX *libctx = af_proto_opts_get0_libctx(en->opts);
@@ -498,10 +623,10 @@ static X509 *enroll_est(AF_ENROLL *en, const AF_BUNDLE *b)
     const unsigned char *p;
     char *url = NULL;
     http_answer a;
-    PKCS7 *p7 = NULL;
+    AF_EST_P7 *p7 = NULL;
     X509 *cert = NULL;
     long status = 0;
-    int dlen, n;
+    int dlen, n, idx = -1;
 
     memset(&a, 0, sizeof(a));
     if (base == NULL)
@@ -549,19 +674,27 @@ static X509 *enroll_est(AF_ENROLL *en, const AF_BUNDLE *b)
         }
         EVP_ENCODE_CTX_free(ectx);
         p = p7der;
-        if (!ok || (p7 = d2i_PKCS7(NULL, &p, k + m)) == NULL || !PKCS7_type_is_signed(p7)) {
+        if (!ok || (p7 = d2i_AF_EST_P7(NULL, &p, k + m)) == NULL || !est_certs_only(p7)) {
             ERR_clear_error();
             AF_ERR(AF_R_NONCE_DECODE, "EST simpleenroll: the answer is not a base64 "
                                       "certs-only PKCS#7");
             goto done;
         }
     }
-    if ((cert = cert_for(p7->d.sign->cert, en->key)) != NULL) {
-        sk_X509_pop_free(en->extra, X509_free);
-        en->extra = X509_chain_up_ref(p7->d.sign->cert);
+    if ((cert = est_cert_for(p7, en->key, &idx)) != NULL) {
+        clear_extra(en);
+        if (!X509_up_ref(cert)) {
+            X509_free(cert);
+            cert = NULL;
+            goto done;
+        }
+        en->issued = cert;
+        en->issued_idx = idx;
+        en->extra_der = p7;
+        p7 = NULL;
     }
 done:
-    PKCS7_free(p7);
+    AF_EST_P7_free(p7);
     OPENSSL_free(p7der);
     OPENSSL_free(a.body);
     OPENSSL_free(b64);
@@ -635,7 +768,7 @@ static X509 *enroll_cmc(AF_ENROLL *en, const AF_BUNDLE *b)
     }
     cert = r.cert;
     r.cert = NULL;
-    sk_X509_pop_free(en->extra, X509_free);
+    clear_extra(en);
     en->extra = r.certs;
     r.certs = NULL;
 done:
@@ -709,3 +842,22 @@ X509 *af_enroll_run(AF_ENROLL *en, AF_PROTO_STATE **state)
         *state = af_proto_state_dup(en->state);
     return cert;
 }
+
+/* The template macros read best one field per line. */
+// clang-format off
+ASN1_SEQUENCE(AF_EST_SIGNED) = {
+    ASN1_SIMPLE(AF_EST_SIGNED, version, ASN1_INTEGER),
+    ASN1_SET_OF(AF_EST_SIGNED, digest_algs, ASN1_ANY),
+    ASN1_SIMPLE(AF_EST_SIGNED, encap, ASN1_ANY),
+    ASN1_IMP_SET_OF_OPT(AF_EST_SIGNED, certs, ASN1_ANY, 0),
+    ASN1_IMP_SET_OF_OPT(AF_EST_SIGNED, crls, ASN1_ANY, 1),
+    ASN1_SET_OF(AF_EST_SIGNED, signer_infos, ASN1_ANY),
+} ASN1_SEQUENCE_END(AF_EST_SIGNED)
+
+ASN1_SEQUENCE(AF_EST_P7) = {
+    ASN1_SIMPLE(AF_EST_P7, type, ASN1_OBJECT),
+    ASN1_EXP(AF_EST_P7, signed_data, AF_EST_SIGNED, 0),
+} ASN1_SEQUENCE_END(AF_EST_P7)
+    // clang-format on
+
+    IMPLEMENT_ASN1_FUNCTIONS(AF_EST_P7)
