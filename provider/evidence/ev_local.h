@@ -157,14 +157,17 @@ ASN1_TYPE *af_ev_purposes_encode(unsigned int caps);
 AF_POLICY *af_policy_dup(const AF_POLICY *p);
 int af_policy_check(const AF_POLICY *p, const AF_KEY_CLAIMS *kc, char *why, size_t whysize);
 
-/* The verifier's Evidence decode (ev_evidence.c, ev_bundle.c): find (may be NULL) returns a new
- * reference to a certificate it holds whose DER is exactly [der, der+len), else NULL; any other
- * certificate is decoded. Same result and errors as af_evidence_from_der. */
+/* The verifier's Evidence and bundle decode (ev_evidence.c, ev_bundle.c): find (may be NULL)
+ * returns a new reference to a certificate it holds whose DER is exactly [der, der+len), else
+ * NULL; any other certificate is decoded. Same result and errors as af_evidence_from_der and
+ * af_bundle_from_der. */
 typedef X509 *(*af_ev_cert_find)(const unsigned char *der, size_t len, void *arg);
 AF_EVIDENCE *af_ev_from_der_find(const unsigned char *der, size_t len, af_ev_cert_find find,
                                  void *arg);
 AF_EVIDENCE *af_ev_bundle_get1_evidence_find(const AF_BUNDLE *b, size_t i, af_ev_cert_find find,
                                              void *arg);
+AF_BUNDLE *af_ev_bundle_from_der_find(const unsigned char *der, size_t len, af_ev_cert_find find,
+                                      void *arg);
 
 /* SubjectPublicKeyInfo helpers (ev_spki.c), cheap for EC named-curve and RSA keys of any
  * provider. af_ev_spki_der: the DER SPKI of key (new buffer), the same bytes as i2d_PUBKEY.

@@ -865,7 +865,8 @@ static int check_bundle(AF_VERIFY *v, const unsigned char *der, size_t len,
     size_t i, nev = 0, evidx = 0;
     int ok = 0;
 
-    if ((b = af_bundle_from_der(der, len)) == NULL) {
+    /* AK certificates proven before are taken from the cache, not decoded again */
+    if ((b = af_ev_bundle_from_der_find(der, len, ak_cache_find, v->cache)) == NULL) {
         error_detail(why, sizeof(why));
         af_checks_add(out, AF_CHECK_BUNDLE, AF_CHECK_FAIL, "%s", why);
         return 0;

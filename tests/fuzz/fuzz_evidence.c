@@ -1,8 +1,8 @@
 /* fuzz_evidence.c - libFuzzer target for the attestation decoders: PKIX Evidence (both readings of
  * intermediateCertificates), AttestationBundle, the earlier EvidenceBundle layouts, and the
  * verifier's rules over whatever decodes. What decodes must re-encode to the same bytes and
- * decode again, and the verifier's reading (certificates taken as bytes first) must accept and
- * give exactly what the ordinary reading does. */
+ * decode again, and the verifier's readings of Evidence and bundle (certificates taken as bytes
+ * first) must accept and give exactly what the ordinary readings do. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +80,22 @@ static void same_as_ordinary(const AF_EVIDENCE *ev, const uint8_t *data, size_t 
     af_evidence_free(ev2);
 }
 
+/* the same for the verifier's bundle reading (certificates as bytes first) */
+static void bundle_same_as_ordinary(const AF_BUNDLE *b, const uint8_t *data, size_t size)
+{
+    AF_BUNDLE *b2 = af_ev_bundle_from_der_find(data, size, find_none, NULL);
+    unsigned char *der = NULL;
+    size_t len = 0;
+
+    if ((b == NULL) != (b2 == NULL))
+        abort();
+    if (b2 != NULL &&
+        (!af_bundle_to_der(b2, &der, &len) || len != size || memcmp(der, data, size) != 0))
+        abort();
+    OPENSSL_free(der);
+    af_bundle_free(b2);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     AF_EVIDENCE *ev;
@@ -97,7 +113,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         exercise_evidence(ev);
         af_evidence_free(ev);
     }
-    if ((b = af_bundle_from_der(data, size)) != NULL) {
+    b = af_bundle_from_der(data, size);
+    bundle_same_as_ordinary(b, data, size);
+    if (b != NULL) {
         unsigned char *der = NULL;
         size_t len = 0, i;
         STACK_OF(X509) * certs;

@@ -681,6 +681,84 @@ static void test_verifier_reading(void)
     af_evidence_free(ev);
 }
 
+/* The verifier's bundle reading (certificates first taken as bytes, then from its cache or
+ * decoded) gives the very bundle the ordinary reading gives and takes the cached object; a damaged
+ * certificate, an "other" certificate format and too many certificates end as the ordinary
+ * reading ends. */
+static void test_verifier_bundle_reading(void)
+{
+    /* OtherCertificateFormat [3] { 1.2.3.4, NULL } */
+    static const unsigned char other[] = {0xa3, 0x07, 0x06, 0x03, 0x2a, 0x03, 0x04, 0x05, 0x00};
+    AF_EVIDENCE *ev = make_evidence(ak_key, ak_cert, subj_key, NONCE);
+    AF_BUNDLE *b = make_bundle(ev), *a = NULL, *r = NULL, *c = NULL;
+    unsigned char *der = NULL, *da = NULL, *dr = NULL, *cd = NULL, *hit;
+    const unsigned char *p = other;
+    size_t len = 0, la = 0, lr = 0;
+    int asked = 0, i, n;
+    AF_CERT_CHOICE *oc;
+    char line[256];
+
+    CU_ASSERT_FATAL(b != NULL && af_bundle_add1_cert(b, ak_cert) &&
+                    af_bundle_add1_cert(b, ca2_cert));
+    CU_ASSERT_FATAL(af_bundle_to_der(b, &der, &len));
+    a = af_bundle_from_der(der, len);
+    r = af_ev_bundle_from_der_find(der, len, find_none, NULL);
+    c = af_ev_bundle_from_der_find(der, len, find_ak, &asked);
+    CU_ASSERT_FATAL(a != NULL && r != NULL && c != NULL);
+    CU_ASSERT_TRUE(af_bundle_to_der(a, &da, &la) && af_bundle_to_der(r, &dr, &lr));
+    CU_ASSERT_TRUE(la == len && lr == len && !memcmp(da, der, len) && !memcmp(dr, der, len));
+    CU_ASSERT_EQUAL(asked, 2);
+    CU_ASSERT_PTR_EQUAL(sk_AF_CERT_CHOICE_value(c->certs, 0)->d.cert, ak_cert);
+    CU_ASSERT_EQUAL(X509_cmp(sk_AF_CERT_CHOICE_value(c->certs, 1)->d.cert, ca2_cert), 0);
+    af_bundle_free(a);
+    af_bundle_free(r);
+    af_bundle_free(c);
+    /* the second certificate's tag damaged: both readings refuse it */
+    n = i2d_X509(ca2_cert, &cd);
+    hit = NULL;
+    for (i = 0; n > 0 && (size_t)i + (size_t)n <= len && hit == NULL; i++)
+        if (memcmp(der + i, cd, (size_t)n) == 0)
+            hit = der + i;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(hit);
+    *hit = 0x31;
+    a = af_bundle_from_der(der, len);
+    r = af_ev_bundle_from_der_find(der, len, find_ak, &asked);
+    CU_ASSERT_PTR_NULL(a);
+    CU_ASSERT_PTR_NULL(r);
+    ERR_clear_error();
+    OPENSSL_free(der);
+    der = NULL;
+    /* an "other" certificate: the ordinary reading decides, and keeps it */
+    oc = d2i_AF_CERT_CHOICE(NULL, &p, sizeof(other));
+    CU_ASSERT_FATAL(oc != NULL && sk_AF_CERT_CHOICE_push(b->certs, oc));
+    CU_ASSERT_FATAL(af_bundle_to_der(b, &der, &len));
+    r = af_ev_bundle_from_der_find(der, len, find_ak, &asked);
+    CU_ASSERT_TRUE(r != NULL && sk_AF_CERT_CHOICE_num(r->certs) == 3 &&
+                   sk_AF_CERT_CHOICE_value(r->certs, 2)->type == 1);
+    af_bundle_free(r);
+    OPENSSL_free(der);
+    der = NULL;
+    /* more certificates than a bundle may carry */
+    while (sk_AF_CERT_CHOICE_num(b->certs) <= AF_BUNDLE_MAX_CERTS) {
+        AF_CERT_CHOICE *x = OPENSSL_zalloc(sizeof(*x));
+
+        CU_ASSERT_FATAL(x != NULL && X509_up_ref(ca2_cert));
+        x->d.cert = ca2_cert;
+        CU_ASSERT_FATAL(sk_AF_CERT_CHOICE_push(b->certs, x));
+    }
+    CU_ASSERT_FATAL(af_bundle_to_der(b, &der, &len));
+    CU_ASSERT_PTR_NULL(af_ev_bundle_from_der_find(der, len, find_ak, &asked));
+    af_err_line(line, sizeof(line));
+    CU_ASSERT_PTR_NOT_NULL(strstr(line, "certificates"));
+    ERR_clear_error();
+    OPENSSL_free(der);
+    OPENSSL_free(da);
+    OPENSSL_free(dr);
+    OPENSSL_free(cd);
+    af_bundle_free(b);
+    af_evidence_free(ev);
+}
+
 static void test_crmf(void)
 {
     AF_EVIDENCE *ev = make_evidence(ak_key, ak_cert, subj_key, NONCE);
@@ -1395,6 +1473,7 @@ AF_TEST_MAIN(
     {"SPKI without encoders equals i2d_PUBKEY (EC, RSA, fallbacks)", test_spki_without_encoder},
     {"verifier prototype, per-request verifiers, proven-AK cache", test_verifier_prototype},
     {"verifier's Evidence reading equals the ordinary one", test_verifier_reading},
+    {"verifier's bundle reading equals the ordinary one", test_verifier_bundle_reading},
     {"CRMF CertReqMsg", test_crmf}, {"reject: flipped signature byte", test_flipped_signature},
     {"reject: changed nonce", test_changed_nonce},
     {"reject: no nonce expected", test_no_nonce_callback},
