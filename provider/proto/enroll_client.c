@@ -336,8 +336,7 @@ static X509 *enroll_cmp(AF_ENROLL *en, const AF_BUNDLE *b, OSSL_CMP_CTX *ctx, AF
     const char *propq = af_proto_opts_get0_propq(en->opts);
     X509_REQ *req = NULL;
     X509_NAME *name = NULL;
-    X509_EXTENSIONS *exts = NULL;
-    X509_EXTENSION *ext = NULL;
+    OSSL_CRMF_MSG *crm = NULL;
     X509 *cert = NULL;
     const char *what = en->crmf ? "ir" : "p10cr";
 
@@ -349,33 +348,20 @@ static X509 *enroll_cmp(AF_ENROLL *en, const AF_BUNDLE *b, OSSL_CMP_CTX *ctx, AF
         || !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_IMPLICIT_CONFIRM, 1))
         goto done;
     if (en->crmf) {
-        /* ir: OpenSSL builds the CertTemplate (subject, key, extensions) and the POPO */
-        if ((name = af_parse_dn(en->subject)) == NULL ||
-            (ext = af_attestation_extension_new(b)) == NULL ||
-            (exts = sk_X509_EXTENSION_new_null()) == NULL)
-            goto done;
-        if (en->sans != NULL) {
-            X509_EXTENSION *san = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, en->sans);
-
-            if (san == NULL || !sk_X509_EXTENSION_push(exts, san)) {
-                X509_EXTENSION_free(san);
-                goto done;
-            }
-        }
-        if (!sk_X509_EXTENSION_push(exts, ext))
-            goto done;
-        ext = NULL;
-        if (!EVP_PKEY_up_ref(en->key))
+        /* ir: our CertReqMsg (subject, key, SAN, attestation extension, POPO signed in the token):
+         * OpenSSL's own template goes from the token key through an encoder and a decoder to the
+         * SubjectPublicKeyInfo, ours from the key's public parameters. The context still gets the
+         * key (the answer's certificate must be for it) and the subject (the header's sender). */
+        if ((crm = af_crmf_new(en->key, en->subject, en->sans, b, libctx, propq)) == NULL ||
+            (name = af_parse_dn(en->subject)) == NULL || !EVP_PKEY_up_ref(en->key))
             goto done;
         if (!OSSL_CMP_CTX_set0_newPkey(ctx, 1, en->key)) {
             EVP_PKEY_free(en->key);
             goto done;
         }
-        if (!OSSL_CMP_CTX_set1_subjectName(ctx, name) ||
-            !OSSL_CMP_CTX_set0_reqExtensions(ctx, exts))
+        if (!OSSL_CMP_CTX_set1_subjectName(ctx, name))
             goto done;
-        exts = NULL;
-        cert = OSSL_CMP_exec_IR_ses(ctx);
+        cert = OSSL_CMP_exec_certreq(ctx, OSSL_CMP_IR, crm);
     } else {
         if ((req = af_csr_new(en->key, en->subject, en->sans, b, libctx, propq)) == NULL ||
             !OSSL_CMP_CTX_set1_p10CSR(ctx, req))
@@ -393,8 +379,7 @@ static X509 *enroll_cmp(AF_ENROLL *en, const AF_BUNDLE *b, OSSL_CMP_CTX *ctx, AF
     clear_extra(en);
     en->extra = OSSL_CMP_CTX_get1_caPubs(ctx);
 done:
-    X509_EXTENSION_free(ext);
-    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    OSSL_CRMF_MSG_free(crm);
     X509_NAME_free(name);
     X509_REQ_free(req);
     OSSL_CMP_CTX_free(ctx);
