@@ -9,6 +9,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <openssl/cmp.h>
@@ -44,6 +45,7 @@ typedef struct {
  * open (and the RA accept) a connection of their own. */
 struct af_cmp_link_st {
     OSSL_HTTP_REQ_CTX *rctx; /* the open connection, NULL before the first message */
+    int fd;                  /* its socket */
     char *host;
     char *port;
     char *path;
@@ -72,6 +74,7 @@ AF_CMP_LINK *af_cmp_link_new(const AF_PROTO_OPTS *opts)
         return NULL;
     }
     l->timeout = af_proto_opts_get_total_timeout(opts);
+    l->fd = -1;
     return l;
 }
 
@@ -87,17 +90,40 @@ void af_cmp_link_free(AF_CMP_LINK *l)
     OPENSSL_free(l);
 }
 
-/* OpenSSL writes the HTTP header and body of a request separately; on a kept connection Nagle's
- * algorithm would hold the body back until the RA's delayed ACK (40 ms) comes. */
-static BIO *link_nodelay(BIO *bio, void *arg, int connect, int detail)
+/* Remembers the new connection's socket (link_check_alive) and sets TCP_NODELAY: OpenSSL writes
+ * the HTTP header and body of a request separately, and on a kept connection Nagle's algorithm
+ * would hold the body back until the RA's delayed ACK (40 ms) comes. */
+static BIO *link_connected(BIO *bio, void *arg, int connect, int detail)
 {
+    AF_CMP_LINK *l = arg;
     int fd = -1, on = 1;
 
-    (void)arg;
     (void)detail;
-    if (connect && BIO_get_fd(bio, &fd) > 0 && fd >= 0)
+    if (!connect) {
+        l->fd = -1;
+    } else if (BIO_get_fd(bio, &fd) > 0 && fd >= 0) {
+        l->fd = fd;
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    }
     return bio;
+}
+
+/* An idle HTTP connection has nothing to read unless the RA closed it; writing to a closed one
+ * could end in SIGPIPE, so such a connection is given up before anything is sent. */
+static void link_check_alive(AF_CMP_LINK *l)
+{
+    struct pollfd pfd;
+
+    if (l->rctx == NULL || l->fd < 0)
+        return;
+    pfd.fd = l->fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    if (poll(&pfd, 1, 0) != 0) {
+        (void)OSSL_HTTP_close(l->rctx, 0);
+        l->rctx = NULL;
+        l->fd = -1;
+    }
 }
 
 /* What OSSL_CMP_MSG_http_perform does (POST application/pkixcmp, Pragma: no-cache, the answer
@@ -115,9 +141,12 @@ static OSSL_CMP_MSG *link_transfer(AF_CMP_LINK *l, const OSSL_CMP_MSG *req)
         goto end;
     /* a kept connection is reused as it is; OpenSSL closes it (and sets rctx NULL) on failure or
      * when the server does not keep it */
+    link_check_alive(l);
     rsp = OSSL_HTTP_transfer(&l->rctx, l->host, l->port, l->path, 0, NULL, NULL, NULL, NULL,
-                             link_nodelay, NULL, 0, hdrs, ct, req_mem, ct, 1,
+                             link_connected, l, 0, hdrs, ct, req_mem, ct, 1,
                              OSSL_HTTP_DEFAULT_MAX_RESP_LEN, l->timeout, 1);
+    if (l->rctx == NULL)
+        l->fd = -1;
     if (rsp != NULL)
         res = (OSSL_CMP_MSG *)ASN1_item_d2i_bio(ASN1_ITEM_rptr(OSSL_CMP_MSG), rsp, NULL);
 end:
