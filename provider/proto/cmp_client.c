@@ -49,7 +49,6 @@ struct af_cmp_link_st {
     char *host;
     char *port;
     char *path;
-    int timeout;
     const AF_PROTO_STATE *st; /* the transaction being continued (af_cmp_ctx_continue_link) */
 };
 
@@ -73,7 +72,6 @@ AF_CMP_LINK *af_cmp_link_new(const AF_PROTO_OPTS *opts)
         af_cmp_link_free(l);
         return NULL;
     }
-    l->timeout = af_proto_opts_get_total_timeout(opts);
     l->fd = -1;
     return l;
 }
@@ -127,8 +125,9 @@ static void link_check_alive(AF_CMP_LINK *l)
 }
 
 /* What OSSL_CMP_MSG_http_perform does (POST application/pkixcmp, Pragma: no-cache, the answer
- * read as a PKIMessage), over the link's connection, which is asked to stay open. */
-static OSSL_CMP_MSG *link_transfer(AF_CMP_LINK *l, const OSSL_CMP_MSG *req)
+ * read as a PKIMessage, within the message timeout OpenSSL has cut to what is left of the total
+ * one), over the link's connection, which is asked to stay open. */
+static OSSL_CMP_MSG *link_transfer(AF_CMP_LINK *l, OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
 {
     static const char ct[] = "application/pkixcmp";
     STACK_OF(CONF_VALUE) *hdrs = NULL;
@@ -144,7 +143,8 @@ static OSSL_CMP_MSG *link_transfer(AF_CMP_LINK *l, const OSSL_CMP_MSG *req)
     link_check_alive(l);
     rsp = OSSL_HTTP_transfer(&l->rctx, l->host, l->port, l->path, 0, NULL, NULL, NULL, NULL,
                              link_connected, l, 0, hdrs, ct, req_mem, ct, 1,
-                             OSSL_HTTP_DEFAULT_MAX_RESP_LEN, l->timeout, 1);
+                             OSSL_HTTP_DEFAULT_MAX_RESP_LEN,
+                             OSSL_CMP_CTX_get_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT), 1);
     if (l->rctx == NULL)
         l->fd = -1;
     if (rsp != NULL)
@@ -179,7 +179,7 @@ static OSSL_CMP_MSG *seen_transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
     copy_octets(OSSL_CMP_HDR_get0_transactionID(OSSL_CMP_MSG_get0_header(req)), s->txid,
                 &s->txid_len);
     (void)af_cmp_msg_get_sender_nonce(req, s->our_nonce, sizeof(s->our_nonce), &s->our_nonce_len);
-    rsp = s->link != NULL ? link_transfer(s->link, req) : OSSL_CMP_MSG_http_perform(ctx, req);
+    rsp = s->link != NULL ? link_transfer(s->link, ctx, req) : OSSL_CMP_MSG_http_perform(ctx, req);
     if (rsp != NULL) {
         s->got_response = 1;
         (void)af_cmp_msg_get_sender_nonce(rsp, s->srv_nonce, sizeof(s->srv_nonce),
@@ -563,7 +563,7 @@ static OSSL_CMP_MSG *continue_link_transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MS
 
     if (!continue_msg(ctx, l->st, req, &m))
         return NULL;
-    rsp = link_transfer(l, m != NULL ? m : req);
+    rsp = link_transfer(l, ctx, m != NULL ? m : req);
     OSSL_CMP_MSG_free(m);
     return rsp;
 }
