@@ -24,27 +24,6 @@
 
 #define ENROLL_SENDER_NONCE_BYTES 16
 
-/* An EST answer (RFC 7030 4.2.3: certs-only CMS SignedData) with its certificates kept as DER.
- * d2i_PKCS7 decodes every certificate, and in OpenSSL 3.0 each certificate's public key costs an
- * OSSL_DECODER_CTX (more than a token signature); the station needs only its own certificate
- * now, the rest (the chain) when somebody asks for it. RFC 5652 5.1, fields not looked at kept
- * as ANY. The templates are at the end of the file. */
-typedef struct {
-    ASN1_INTEGER *version;
-    STACK_OF(ASN1_TYPE) * digest_algs;
-    ASN1_TYPE *encap;
-    STACK_OF(ASN1_TYPE) * certs;
-    STACK_OF(ASN1_TYPE) * crls;
-    STACK_OF(ASN1_TYPE) * signer_infos;
-} AF_EST_SIGNED;
-
-typedef struct {
-    ASN1_OBJECT *type;
-    AF_EST_SIGNED *signed_data;
-} AF_EST_P7;
-
-DECLARE_ASN1_FUNCTIONS(AF_EST_P7)
-
 struct af_enroll_st {
     const AF_PROTO_OPTS *opts;
     EVP_PKEY *key;
@@ -55,11 +34,9 @@ struct af_enroll_st {
     char *subject;
     char *sans;
     int crmf;
-    AF_PROTO_STATE *state;  /* given, or from the nonce exchange */
-    STACK_OF(X509) * extra; /* what the RA sent along with the certificate */
-    AF_EST_P7 *extra_der;   /* EST: the same, not decoded until asked for */
-    X509 *issued;           /* EST: the one of extra_der already decoded, */
-    int issued_idx;         /* at this index */
+    AF_PROTO_STATE *state;   /* given, or from the nonce exchange */
+    STACK_OF(X509) * extra;  /* what the RA sent along with the certificate */
+    AF_EST_CERTS *extra_der; /* EST: the same, not decoded until asked for */
 };
 
 AF_ENROLL *af_enroll_new(const AF_PROTO_OPTS *opts)
@@ -87,8 +64,7 @@ void af_enroll_free(AF_ENROLL *en)
     X509_free(en->ak_cert);
     sk_X509_pop_free(en->chain, X509_free);
     sk_X509_pop_free(en->extra, X509_free);
-    AF_EST_P7_free(en->extra_der);
-    X509_free(en->issued);
+    af_est_certs_free(en->extra_der);
     OPENSSL_free(en->key_name);
     OPENSSL_free(en->subject);
     OPENSSL_free(en->sans);
@@ -182,34 +158,6 @@ int af_enroll_set1_state(AF_ENROLL *en, const AF_PROTO_STATE *st)
     return 1;
 }
 
-/* The certificates of an EST answer, decoded now (the issued one, at issued_idx, is already). */
-static STACK_OF(X509) * est_chain(const AF_EST_P7 *p7, X509 *issued, int issued_idx)
-{
-    STACK_OF(X509) *sk = sk_X509_new_null();
-    STACK_OF(ASN1_TYPE) *certs = p7->signed_data->certs;
-    int i;
-
-    for (i = 0; sk != NULL && i < sk_ASN1_TYPE_num(certs); i++) {
-        const ASN1_TYPE *t = sk_ASN1_TYPE_value(certs, i);
-        const unsigned char *p = t->value.sequence->data;
-        long len = t->value.sequence->length;
-        X509 *x = NULL;
-
-        if (i == issued_idx && issued != NULL && X509_up_ref(issued))
-            x = issued;
-        if ((x == NULL && (x = d2i_X509(NULL, &p, len)) == NULL) || !sk_X509_push(sk, x)) {
-            X509_free(x);
-            sk_X509_pop_free(sk, X509_free);
-            AF_ERR(AF_R_NONCE_DECODE,
-                   "EST simpleenroll: certificate %d of the answer does not "
-                   "decode",
-                   i + 1);
-            return NULL;
-        }
-    }
-    return sk;
-}
-
 STACK_OF(X509) * af_enroll_get0_extra_certs(const AF_ENROLL *en)
 {
     AF_ENROLL *e = (AF_ENROLL *)en; /* the decoded chain is a cache of extra_der */
@@ -217,8 +165,8 @@ STACK_OF(X509) * af_enroll_get0_extra_certs(const AF_ENROLL *en)
     if (en == NULL)
         return NULL;
     if (e->extra == NULL && e->extra_der != NULL &&
-        (e->extra = est_chain(e->extra_der, e->issued, e->issued_idx)) != NULL) {
-        AF_EST_P7_free(e->extra_der);
+        (e->extra = af_est_certs_get1_all(e->extra_der)) != NULL) {
+        af_est_certs_free(e->extra_der);
         e->extra_der = NULL;
     }
     return e->extra;
@@ -229,10 +177,8 @@ static void clear_extra(AF_ENROLL *en)
 {
     sk_X509_pop_free(en->extra, X509_free);
     en->extra = NULL;
-    AF_EST_P7_free(en->extra_der);
+    af_est_certs_free(en->extra_der);
     en->extra_der = NULL;
-    X509_free(en->issued);
-    en->issued = NULL;
 }
 
 /* ---- Evidence and bundle ------------------------------------------------------------------- */
@@ -532,72 +478,6 @@ static char *simpleenroll_url(const char *url)
     return u;
 }
 
-/* der[0..len) holds part somewhere. */
-static int holds(const unsigned char *der, size_t len, const unsigned char *part, size_t plen)
-{
-    size_t i;
-
-    for (i = 0; part != NULL && plen > 0 && i + plen <= len; i++)
-        if (der[i] == part[0] && memcmp(der + i, part, plen) == 0)
-            return 1;
-    return 0;
-}
-
-/* The certificate of the EST answer whose key is key (new reference; *idx its position),
- * decoding only what it must: the certificates that hold key's SubjectPublicKeyInfo bytes are
- * tried first (EVP_PKEY_eq still decides), the others only when none of those is it. */
-static X509 *est_cert_for(const AF_EST_P7 *p7, EVP_PKEY *key, int *idx)
-{
-    STACK_OF(ASN1_TYPE) *certs = p7->signed_data->certs;
-    unsigned char *spki = NULL;
-    size_t spki_len = 0;
-    int pass, i;
-
-    if (!af_ev_spki_der(key, &spki, &spki_len))
-        ERR_clear_error(); /* then every certificate is tried */
-    for (pass = spki == NULL; pass < 2; pass++) {
-        for (i = 0; i < sk_ASN1_TYPE_num(certs); i++) {
-            const ASN1_TYPE *t = sk_ASN1_TYPE_value(certs, i);
-            const unsigned char *der = t->value.sequence->data, *p = der;
-            size_t len = (size_t)t->value.sequence->length;
-            X509 *x;
-
-            /* est_certs_only made sure every element is a SEQUENCE */
-            if (holds(der, len, spki, spki_len) != (pass == 0))
-                continue;
-            if ((x = d2i_X509(NULL, &p, (long)len)) == NULL) {
-                ERR_clear_error();
-                continue;
-            }
-            if (EVP_PKEY_eq(X509_get0_pubkey(x), key) == 1) {
-                OPENSSL_free(spki);
-                *idx = i;
-                return x;
-            }
-            X509_free(x);
-        }
-    }
-    OPENSSL_free(spki);
-    ERR_clear_error();
-    AF_ERR(AF_R_PROTO_BINDING, "the RA's answer holds no certificate for our key");
-    return NULL;
-}
-
-/* Certificates only, each one a SEQUENCE (X.509 Certificate; RFC 7030 4.2.3 sends no other
- * CertificateChoices), as d2i_PKCS7 would have insisted. */
-static int est_certs_only(const AF_EST_P7 *p7)
-{
-    STACK_OF(ASN1_TYPE) *certs = p7->signed_data->certs;
-    int i;
-
-    if (OBJ_obj2nid(p7->type) != NID_pkcs7_signed)
-        return 0;
-    for (i = 0; i < sk_ASN1_TYPE_num(certs); i++)
-        if (sk_ASN1_TYPE_value(certs, i)->type != V_ASN1_SEQUENCE)
-            return 0;
-    return 1;
-}
-
 static X509 *enroll_est(AF_ENROLL *en, const AF_BUNDLE *b)
 {
     OSSL_LIB_CTX *libctx = af_proto_opts_get0_libctx(en->opts);
@@ -605,13 +485,12 @@ static X509 *enroll_est(AF_ENROLL *en, const AF_BUNDLE *b)
     const char *base = af_proto_state_get0_url(en->state);
     X509_REQ *req = NULL;
     unsigned char *der = NULL, *b64 = NULL, *p7der = NULL;
-    const unsigned char *p;
     char *url = NULL;
     http_answer a;
-    AF_EST_P7 *p7 = NULL;
+    AF_EST_CERTS *certs = NULL;
     X509 *cert = NULL;
     long status = 0;
-    int dlen, n, idx = -1;
+    int dlen, n;
 
     memset(&a, 0, sizeof(a));
     if (base == NULL)
@@ -658,28 +537,20 @@ static X509 *enroll_est(AF_ENROLL *en, const AF_BUNDLE *b)
                  EVP_DecodeFinal(ectx, p7der + k, &m) > 0;
         }
         EVP_ENCODE_CTX_free(ectx);
-        p = p7der;
-        if (!ok || (p7 = d2i_AF_EST_P7(NULL, &p, k + m)) == NULL || !est_certs_only(p7)) {
+        if (!ok || (certs = af_est_certs_d2i(p7der, (size_t)(k + m))) == NULL) {
             ERR_clear_error();
             AF_ERR(AF_R_NONCE_DECODE, "EST simpleenroll: the answer is not a base64 "
                                       "certs-only PKCS#7");
             goto done;
         }
     }
-    if ((cert = est_cert_for(p7, en->key, &idx)) != NULL) {
+    if ((cert = af_est_certs_get1_for(certs, en->key)) != NULL) {
         clear_extra(en);
-        if (!X509_up_ref(cert)) {
-            X509_free(cert);
-            cert = NULL;
-            goto done;
-        }
-        en->issued = cert;
-        en->issued_idx = idx;
-        en->extra_der = p7;
-        p7 = NULL;
+        en->extra_der = certs;
+        certs = NULL;
     }
 done:
-    AF_EST_P7_free(p7);
+    af_est_certs_free(certs);
     OPENSSL_free(p7der);
     OPENSSL_free(a.body);
     OPENSSL_free(b64);
@@ -687,6 +558,153 @@ done:
     OPENSSL_free(url);
     X509_REQ_free(req);
     return cert;
+}
+
+/* ---- EST answer: certificates kept as DER ------------------------------------------------ */
+
+/* An EST answer (RFC 7030 4.2.3: certs-only CMS SignedData) with its certificates kept as DER.
+ * d2i_PKCS7 decodes every certificate, and in OpenSSL 3.0 each certificate's public key costs an
+ * OSSL_DECODER_CTX (more than a token signature); the station needs only its own certificate
+ * now, the rest (the chain) when somebody asks for it. RFC 5652 5.1, fields not looked at kept
+ * as ANY. The templates are at the end of the file. */
+typedef struct {
+    ASN1_INTEGER *version;
+    STACK_OF(ASN1_TYPE) * digest_algs;
+    ASN1_TYPE *encap;
+    STACK_OF(ASN1_TYPE) * certs;
+    STACK_OF(ASN1_TYPE) * crls;
+    STACK_OF(ASN1_TYPE) * signer_infos;
+} AF_EST_SIGNED;
+
+typedef struct {
+    ASN1_OBJECT *type;
+    AF_EST_SIGNED *signed_data;
+} AF_EST_P7;
+
+DECLARE_ASN1_FUNCTIONS(AF_EST_P7)
+
+struct af_est_certs_st {
+    AF_EST_P7 *p7;
+    X509 *issued;   /* the certificate af_est_certs_get1_for decoded, */
+    int issued_idx; /* at this index */
+};
+
+void af_est_certs_free(AF_EST_CERTS *c)
+{
+    if (c == NULL)
+        return;
+    AF_EST_P7_free(c->p7);
+    X509_free(c->issued);
+    OPENSSL_free(c);
+}
+
+AF_EST_CERTS *af_est_certs_d2i(const unsigned char *der, size_t len)
+{
+    AF_EST_CERTS *c = OPENSSL_zalloc(sizeof(*c));
+    const unsigned char *p = der;
+    STACK_OF(ASN1_TYPE) * certs;
+    int i, ok;
+
+    if (c == NULL) {
+        AF_ERR(AF_R_MALLOC, "EST answer");
+        return NULL;
+    }
+    c->issued_idx = -1;
+    ok = der != NULL && len > 0 && len <= AF_PROTO_MAX_RESPONSE &&
+         (c->p7 = d2i_AF_EST_P7(NULL, &p, (long)len)) != NULL &&
+         OBJ_obj2nid(c->p7->type) == NID_pkcs7_signed;
+    /* only certificates (RFC 7030 4.2.3 sends no other CertificateChoices), as d2i_PKCS7 would
+     * have insisted */
+    certs = ok ? c->p7->signed_data->certs : NULL;
+    for (i = 0; ok && i < sk_ASN1_TYPE_num(certs); i++)
+        ok = sk_ASN1_TYPE_value(certs, i)->type == V_ASN1_SEQUENCE;
+    if (!ok) {
+        ERR_clear_error();
+        AF_ERR(AF_R_NONCE_DECODE, "EST: the answer is not a certs-only PKCS#7");
+        af_est_certs_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* der[0..len) holds part somewhere. */
+static int holds(const unsigned char *der, size_t len, const unsigned char *part, size_t plen)
+{
+    size_t i;
+
+    for (i = 0; part != NULL && plen > 0 && i + plen <= len; i++)
+        if (der[i] == part[0] && memcmp(der + i, part, plen) == 0)
+            return 1;
+    return 0;
+}
+
+X509 *af_est_certs_get1_for(AF_EST_CERTS *c, EVP_PKEY *key)
+{
+    STACK_OF(ASN1_TYPE) *certs = c != NULL ? c->p7->signed_data->certs : NULL;
+    unsigned char *spki = NULL;
+    size_t spki_len = 0;
+    int pass, i;
+
+    if (c != NULL && c->issued != NULL && EVP_PKEY_eq(X509_get0_pubkey(c->issued), key) == 1)
+        return X509_up_ref(c->issued) ? c->issued : NULL;
+    if (key == NULL || !af_ev_spki_der(key, &spki, &spki_len))
+        ERR_clear_error(); /* then every certificate is tried */
+    for (pass = spki == NULL; pass < 2; pass++) {
+        for (i = 0; i < sk_ASN1_TYPE_num(certs); i++) {
+            const ASN1_TYPE *t = sk_ASN1_TYPE_value(certs, i);
+            const unsigned char *der = t->value.sequence->data, *p = der;
+            size_t len = (size_t)t->value.sequence->length;
+            X509 *x;
+
+            if (holds(der, len, spki, spki_len) != (pass == 0))
+                continue;
+            if ((x = d2i_X509(NULL, &p, (long)len)) == NULL) {
+                ERR_clear_error();
+                continue;
+            }
+            if (EVP_PKEY_eq(X509_get0_pubkey(x), key) == 1 && X509_up_ref(x)) {
+                OPENSSL_free(spki);
+                X509_free(c->issued);
+                c->issued = x;
+                c->issued_idx = i;
+                return x;
+            }
+            X509_free(x);
+        }
+    }
+    OPENSSL_free(spki);
+    ERR_clear_error();
+    AF_ERR(AF_R_PROTO_BINDING, "the RA's answer holds no certificate for our key");
+    return NULL;
+}
+
+STACK_OF(X509) * af_est_certs_get1_all(const AF_EST_CERTS *c)
+{
+    STACK_OF(ASN1_TYPE) *certs = c != NULL ? c->p7->signed_data->certs : NULL;
+    STACK_OF(X509) *sk = sk_X509_new_null();
+    int i;
+
+    if (sk == NULL) {
+        AF_ERR(AF_R_MALLOC, "certificates");
+        return NULL;
+    }
+    for (i = 0; i < sk_ASN1_TYPE_num(certs); i++) {
+        const ASN1_TYPE *t = sk_ASN1_TYPE_value(certs, i);
+        const unsigned char *p = t->value.sequence->data;
+        X509 *x = NULL;
+
+        if (i == c->issued_idx && X509_up_ref(c->issued))
+            x = c->issued;
+        if ((x == NULL && (x = d2i_X509(NULL, &p, t->value.sequence->length)) == NULL) ||
+            !sk_X509_push(sk, x)) {
+            X509_free(x);
+            sk_X509_pop_free(sk, X509_free);
+            ERR_clear_error();
+            AF_ERR(AF_R_NONCE_DECODE, "EST: certificate %d of the answer does not decode", i + 1);
+            return NULL;
+        }
+    }
+    return sk;
 }
 
 /* ---- CMC ----------------------------------------------------------------------------------- */

@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 #include <openssl/cmp.h>
+#include <openssl/x509.h>
 
 #include "attfresh/proto.h"
 
@@ -38,5 +39,19 @@ int af_cmp_get_nonce_ctx(OSSL_CMP_CTX *ctx, const AF_PROTO_OPTS *opts, AF_CMP_LI
 /* af_cmp_ctx_continue whose messages go over link (NULL: OpenSSL's transfer); st and link are
  * borrowed and must outlive the exchange. */
 int af_cmp_ctx_continue_link(OSSL_CMP_CTX *ctx, const AF_PROTO_STATE *st, AF_CMP_LINK *link);
+
+/* An EST /simpleenroll answer (certs-only CMS SignedData) whose certificates stay DER until
+ * asked for: d2i_PKCS7 would decode them all, each public key costing an OSSL_DECODER_CTX.
+ * af_est_certs_d2i: NULL (AF_R_NONCE_DECODE) unless der is exactly one ContentInfo id-signedData
+ * whose CertificateChoices are all certificates. af_est_certs_get1_for: the certificate for key
+ * (EVP_PKEY_eq decides; the ones holding key's SubjectPublicKeyInfo bytes are tried first), new
+ * reference, AF_R_PROTO_BINDING when none is. af_est_certs_get1_all: all of them in order (new
+ * stack; the one get1_for decoded is that object), NULL (AF_R_NONCE_DECODE) when one does not
+ * decode. */
+typedef struct af_est_certs_st AF_EST_CERTS;
+AF_EST_CERTS *af_est_certs_d2i(const unsigned char *der, size_t len);
+X509 *af_est_certs_get1_for(AF_EST_CERTS *certs, EVP_PKEY *key);
+STACK_OF(X509) * af_est_certs_get1_all(const AF_EST_CERTS *certs);
+void af_est_certs_free(AF_EST_CERTS *certs);
 
 #endif
