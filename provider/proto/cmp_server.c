@@ -5,7 +5,9 @@
  * stock `openssl cmp -cmd genm -infotype nonceRequest` sends). Errors are CMP error bodies with
  * PKIStatusInfo rejection and the failInfo the failure deserves (OpenSSL's server always says
  * badRequest, so the body is rewritten and the message protected again). A PBM-protected genm takes
- * a faster path of its own (see "the fast path" below). ir/cr/p10cr go to the RA's enrollment. */
+ * a faster path of its own (see "the fast path" below), and the answers of OpenSSL's path that it
+ * would protect with PBM are protected with that path's cached key. ir/cr/p10cr go to the RA's
+ * enrollment. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -670,17 +672,77 @@ end:
     return ok;
 }
 
+/* protectionAlg := PBM with the cached key's parameters (the PBMParameter SEQUENCE itself), and
+ * senderKID := the RA's reference. */
+static int pbm_header(AF_CMP_HDR_VIEW *h, const pbm_key *k)
+{
+    ASN1_STRING *params = ASN1_STRING_new();
+
+    X509_ALGOR_free(h->protectionAlg);
+    if ((h->protectionAlg = X509_ALGOR_new()) == NULL || params == NULL ||
+        !ASN1_STRING_set(params, k->params, (int)k->params_len) ||
+        !X509_ALGOR_set0(h->protectionAlg, OBJ_nid2obj(NID_id_PasswordBasedMAC), V_ASN1_SEQUENCE,
+                         params)) {
+        ASN1_STRING_free(params);
+        return 0;
+    }
+    return af_cmp_view_set1_octets(&h->senderKID, (const unsigned char *)RA_REFERENCE,
+                                   strlen(RA_REFERENCE));
+}
+
+/* PKIMessage ::= SEQUENCE { header h, body, [0] BIT STRING (the MAC over {header, body} with the
+ * cached key, no unused bits), rest (extraCerts [1] as they were, or nothing) } into a new
+ * buffer. */
+static int pbm_message(OSSL_LIB_CTX *libctx, const pbm_key *k, const AF_CMP_HDR_VIEW *h,
+                       const unsigned char *body, size_t blen, const unsigned char *rest,
+                       size_t rest_len, unsigned char **out, size_t *outlen)
+{
+    unsigned char mac[32], *hder = NULL, *pp = NULL, *w;
+    size_t hlen = 0, pplen = 0;
+    int ok = 0, prot_len, msg_len, total;
+
+    *out = NULL;
+    if ((hlen = af_cmp_hdr_view_i2d(h, &hder)) == 0 ||
+        (pp = seq2(hder, hlen, body, blen, &pplen)) == NULL ||
+        !hmac_sha256(libctx, k->key, pp, pplen, mac))
+        goto end;
+    prot_len = ASN1_object_size(1, ASN1_object_size(0, 1 + (int)sizeof(mac), V_ASN1_BIT_STRING), 0);
+    msg_len = (int)(hlen + blen + rest_len) + prot_len;
+    total = ASN1_object_size(1, msg_len, V_ASN1_SEQUENCE);
+    if ((*out = OPENSSL_malloc((size_t)total)) == NULL)
+        goto end;
+    w = put_head(*out, 1, msg_len, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+    memcpy(w, hder, hlen);
+    w += hlen;
+    memcpy(w, body, blen);
+    w += blen;
+    w = put_head(w, 1, ASN1_object_size(0, 1 + (int)sizeof(mac), V_ASN1_BIT_STRING), 0,
+                 V_ASN1_CONTEXT_SPECIFIC);
+    w = put_head(w, 0, 1 + (int)sizeof(mac), V_ASN1_BIT_STRING, V_ASN1_UNIVERSAL);
+    *w++ = 0;
+    memcpy(w, mac, sizeof(mac));
+    w += sizeof(mac);
+    if (rest_len > 0)
+        memcpy(w, rest, rest_len);
+    *outlen = (size_t)total;
+    ok = 1;
+end:
+    OPENSSL_free(hder);
+    OPENSSL_free(pp);
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return ok;
+}
+
 /* The answer: header (ours, bound to the request), body, PBM protection with the cached key. */
 static int fast_answer(cmp_call *c, const fast_req *f, const unsigned char *body, size_t blen,
                        const pbm_key *k, AF_RA_HTTP_RESP *rs)
 {
     static const unsigned char null_dn[] = {0xa4, 0x02, 0x30, 0x00}; /* directoryName, NULL-DN */
     AF_CMP_HDR_VIEW *h = af_cmp_hdr_view_new();
-    unsigned char nonce[SENDER_NONCE_LEN], mac[32], *hder = NULL, *pp = NULL, *out, *w;
-    size_t hlen = 0, pplen = 0;
+    unsigned char nonce[SENDER_NONCE_LEN], *out = NULL;
+    size_t total = 0;
     ASN1_STRING *raw = NULL;
-    ASN1_STRING *params = NULL;
-    int ok = 0, prot_len, msg_len, total;
+    int ok = 0;
 
     if (h == NULL || RAND_bytes_ex(af_ra_get0_libctx(c->ra), nonce, sizeof(nonce), 0) <= 0)
         goto end;
@@ -694,56 +756,24 @@ static int fast_answer(cmp_call *c, const fast_req *f, const unsigned char *body
     if ((h->recipient = ASN1_TYPE_new()) == NULL ||
         !ASN1_TYPE_set1(h->recipient, f->hdr->sender->type, f->hdr->sender->value.ptr))
         goto end;
-    if ((h->messageTime = ASN1_GENERALIZEDTIME_set(NULL, time(NULL))) == NULL ||
-        (h->protectionAlg = X509_ALGOR_new()) == NULL)
+    if ((h->messageTime = ASN1_GENERALIZEDTIME_set(NULL, time(NULL))) == NULL || !pbm_header(h, k))
         goto end;
-    /* the algorithm parameters are the PBMParameter SEQUENCE itself */
-    params = ASN1_STRING_new();
-    if (params == NULL || !ASN1_STRING_set(params, k->params, (int)k->params_len) ||
-        !X509_ALGOR_set0(h->protectionAlg, OBJ_nid2obj(NID_id_PasswordBasedMAC), V_ASN1_SEQUENCE,
-                         params))
-        goto end;
-    params = NULL;
-    if (!af_cmp_view_set1_octets(&h->senderKID, (const unsigned char *)RA_REFERENCE,
-                                 strlen(RA_REFERENCE)) ||
-        !af_cmp_view_set1_octets(&h->transactionID, ASN1_STRING_get0_data(f->hdr->transactionID),
+    if (!af_cmp_view_set1_octets(&h->transactionID, ASN1_STRING_get0_data(f->hdr->transactionID),
                                  (size_t)ASN1_STRING_length(f->hdr->transactionID)) ||
         !af_cmp_view_set1_octets(&h->senderNonce, nonce, sizeof(nonce)) ||
         !af_cmp_view_set1_octets(&h->recipNonce, ASN1_STRING_get0_data(f->hdr->senderNonce),
                                  (size_t)ASN1_STRING_length(f->hdr->senderNonce)))
         goto end;
-    if ((hlen = af_cmp_hdr_view_i2d(h, &hder)) == 0 ||
-        (pp = seq2(hder, hlen, body, blen, &pplen)) == NULL ||
-        !hmac_sha256(af_ra_get0_libctx(c->ra), k->key, pp, pplen, mac))
+    if (!pbm_message(af_ra_get0_libctx(c->ra), k, h, body, blen, NULL, 0, &out, &total))
         goto end;
-    /* PKIMessage ::= SEQUENCE { header, body, [0] BIT STRING (MAC, no unused bits) } */
-    prot_len = ASN1_object_size(1, ASN1_object_size(0, 1 + (int)sizeof(mac), V_ASN1_BIT_STRING), 0);
-    msg_len = (int)(hlen + blen) + prot_len;
-    total = ASN1_object_size(1, msg_len, V_ASN1_SEQUENCE);
-    if ((out = OPENSSL_malloc((size_t)total)) == NULL)
-        goto end;
-    w = put_head(out, 1, msg_len, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
-    memcpy(w, hder, hlen);
-    w += hlen;
-    memcpy(w, body, blen);
-    w += blen;
-    w = put_head(w, 1, ASN1_object_size(0, 1 + (int)sizeof(mac), V_ASN1_BIT_STRING), 0,
-                 V_ASN1_CONTEXT_SPECIFIC);
-    w = put_head(w, 0, 1 + (int)sizeof(mac), V_ASN1_BIT_STRING, V_ASN1_UNIVERSAL);
-    *w++ = 0;
-    memcpy(w, mac, sizeof(mac));
     rs->status = 200;
     snprintf(rs->content_type, sizeof(rs->content_type), "%s", CMP_MEDIA_TYPE);
     rs->body = out;
-    rs->body_len = (size_t)total;
+    rs->body_len = total;
     ok = 1;
 end:
     ASN1_STRING_free(raw);
-    ASN1_STRING_free(params);
-    OPENSSL_free(hder);
-    OPENSSL_free(pp);
     af_cmp_hdr_view_free(h);
-    OPENSSL_cleanse(mac, sizeof(mac));
     return ok;
 }
 
@@ -837,14 +867,98 @@ end:
     return handled;
 }
 
+/* ---- answers of OpenSSL's path under PBM ------------------------------------------------------ *
+ * OpenSSL's server protects each PBM answer with a key derived for a fresh salt (500 hashes, about
+ * 0.06 ms per answer: an ip/cp on every CMP enrollment). When it would answer with PBM, it is told
+ * to answer unprotected instead, and the answer is protected here with the cached key of the fast
+ * path, for the reasons given there; everything else of the answer is OpenSSL's, byte for byte. */
+
+/* The request's PKIHeader (a view), or NULL when the body is not a PKIMessage. */
+static AF_CMP_HDR_VIEW *request_header(const unsigned char *in, size_t len)
+{
+    const unsigned char *p = in, *msg, *c, *hdr;
+    size_t left = len, mlen, clen;
+    int tag, cls;
+
+    if (!tlv(&p, &left, &tag, &cls, &msg, &mlen) || tag != V_ASN1_SEQUENCE)
+        return NULL;
+    p = hdr = msg;
+    left = mlen;
+    if (!tlv(&p, &left, &tag, &cls, &c, &clen) || tag != V_ASN1_SEQUENCE)
+        return NULL;
+    return af_cmp_hdr_view_d2i(hdr, (size_t)(p - hdr));
+}
+
+/* 1 when OpenSSL's server would protect its answer with PBM: the RA has a MAC secret, and either
+ * no signing credentials or a PBM-protected request (OSSL_CMP_SRV_process_request's choice). */
+static int pbm_answer(AF_RA *ra, const AF_RA_HTTP_REQ *rq)
+{
+    size_t slen;
+    AF_CMP_HDR_VIEW *h;
+    const ASN1_OBJECT *aoid = NULL;
+    int pbm;
+
+    if (af_ra_get0_cmp_secret(ra, &slen) == NULL)
+        return 0;
+    if (af_ra_get0_cmp_key(ra) == NULL || af_ra_get0_cmp_cert(ra) == NULL)
+        return 1;
+    if ((h = request_header(rq->body, rq->body_len)) == NULL)
+        return 0;
+    if (h->protectionAlg != NULL)
+        X509_ALGOR_get0(&aoid, NULL, NULL, h->protectionAlg);
+    pbm = aoid != NULL && OBJ_obj2nid(aoid) == NID_id_PasswordBasedMAC;
+    af_cmp_hdr_view_free(h);
+    return pbm;
+}
+
+/* The unprotected answer der protected with k (new buffer *out); 0 when it is not an unprotected
+ * PKIMessage. */
+static int protect_answer(OSSL_LIB_CTX *libctx, const pbm_key *k, const unsigned char *der,
+                          size_t len, unsigned char **out, size_t *outlen)
+{
+    const unsigned char *p = der, *msg, *c, *hdr, *body;
+    size_t left = len, mlen, clen, hlen, blen;
+    AF_CMP_HDR_VIEW *h;
+    int tag, cls, ok;
+
+    if (!tlv(&p, &left, &tag, &cls, &msg, &mlen) || left != 0 || tag != V_ASN1_SEQUENCE)
+        return 0;
+    p = hdr = msg;
+    left = mlen;
+    if (!tlv(&p, &left, &tag, &cls, &c, &clen) || tag != V_ASN1_SEQUENCE)
+        return 0;
+    hlen = (size_t)(p - hdr);
+    body = p;
+    if (!tlv(&p, &left, &tag, &cls, &c, &clen) || cls != V_ASN1_CONTEXT_SPECIFIC)
+        return 0;
+    blen = (size_t)(p - body);
+    /* what may follow is extraCerts [1], kept as it is; never a protection [0] */
+    if (left > 0) {
+        const unsigned char *q = p;
+        size_t l = left;
+
+        if (!tlv(&q, &l, &tag, &cls, &c, &clen) || cls != V_ASN1_CONTEXT_SPECIFIC || tag != 1 ||
+            l != 0)
+            return 0;
+    }
+    if ((h = af_cmp_hdr_view_d2i(hdr, hlen)) == NULL)
+        return 0;
+    ok = h->protectionAlg == NULL && pbm_header(h, k) &&
+         pbm_message(libctx, k, h, body, blen, p, left, out, outlen);
+    af_cmp_hdr_view_free(h);
+    return ok;
+}
+
 int af_ra_cmp_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP *rs)
 {
     cmp_call c;
     OSSL_CMP_SRV_CTX *srv = NULL;
     OSSL_CMP_MSG *req = NULL, *rsp = NULL;
-    const unsigned char *p;
-    unsigned char *der = NULL;
-    int len;
+    const unsigned char *p, *secret;
+    unsigned char *der = NULL, *prot = NULL;
+    size_t slen = 0, prot_len = 0;
+    pbm_key k;
+    int len, pbm = 0;
 
     if (ra == NULL || rq == NULL || rs == NULL)
         return 0;
@@ -885,6 +999,12 @@ int af_ra_cmp_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP *rs)
         answer_http(rs, 500, "cmp: %s", "cannot set up the CMP server context");
         goto done;
     }
+    /* an answer OpenSSL would protect with PBM is protected with the cached key instead */
+    if (pbm_answer(ra, rq) && (secret = af_ra_get0_cmp_secret(ra, &slen)) != NULL &&
+        pbm_key_get(af_ra_get0_libctx(ra), secret, slen, &k) &&
+        OSSL_CMP_CTX_set_option(OSSL_CMP_SRV_CTX_get0_cmp_ctx(srv), OSSL_CMP_OPT_UNPROTECTED_SEND,
+                                1))
+        pbm = 1;
     if (OSSL_CMP_MSG_get_bodytype(req) == PKIBODY_CERTCONF) {
         /* stateless: continue the request's own transaction (see cert_conf_cb) */
         const ASN1_OCTET_STRING *tid =
@@ -923,11 +1043,24 @@ int af_ra_cmp_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP *rs)
         answer_http(rs, 500, "cmp: %s", "cannot encode the response");
         goto done;
     }
+    if (pbm) {
+        if (!protect_answer(af_ra_get0_libctx(ra), &k, der, (size_t)len, &prot, &prot_len)) {
+            answer_http(rs, 500, "cmp: %s", "cannot protect the response");
+            goto done;
+        }
+        OPENSSL_free(der);
+        der = prot;
+        len = (int)prot_len;
+    }
     rs->status = 200;
     snprintf(rs->content_type, sizeof(rs->content_type), "%s", CMP_MEDIA_TYPE);
     rs->body = der;
     rs->body_len = (size_t)len;
+    der = NULL;
 done:
+    OPENSSL_free(der);
+    if (pbm)
+        OPENSSL_cleanse(&k, sizeof(k));
     /* what went wrong is in the log line; leave the thread's queue as we found it */
     ERR_pop_to_mark();
     OSSL_CMP_MSG_free(req);
