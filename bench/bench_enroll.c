@@ -114,7 +114,8 @@ static double verify_cpu(int n)
     int i;
 
     memset(msg, 0x3c, sizeof(msg));
-    if (k == NULL || m == NULL || EVP_DigestSignInit_ex(m, NULL, "SHA256", NULL, NULL, k, NULL) <= 0 ||
+    if (k == NULL || m == NULL ||
+        EVP_DigestSignInit_ex(m, NULL, "SHA256", NULL, NULL, k, NULL) <= 0 ||
         EVP_DigestSign(m, sig, &siglen, msg, sizeof(msg)) <= 0)
         die("software signature");
     for (i = -10; i < n; i++) {
@@ -224,12 +225,26 @@ static double tls_cpu(int n, const char *cert, const char *key)
     return c0;
 }
 
+/* Station options for one protocol: what one `attfresh enroll` run sets up. */
+static AF_PROTO_OPTS *make_opts(af_proto proto, const char *url, const unsigned char *secret,
+                                size_t slen, const char *cafile)
+{
+    AF_PROTO_OPTS *o = af_proto_opts_new();
+
+    if (o == NULL || !af_proto_opts_set_protocol(o, proto) || !af_proto_opts_set1_url(o, url) ||
+        (proto == AF_PROTO_CMP &&
+         (!af_proto_opts_set1_secret(o, secret, slen) || !af_proto_opts_set1_ref(o, "bench"))) ||
+        (proto == AF_PROTO_EST && !af_proto_opts_set1_cafile(o, cafile)))
+        die("options");
+    return o;
+}
+
 int main(int argc, char **argv)
 {
     const char *conf = NULL, *ca_cert = NULL, *ca_key = NULL, *ak_trust = NULL, *ak_uri = NULL;
     const char *ak_cert_path = NULL, *key_uri = NULL, *tls_cert = NULL, *tls_key = NULL;
     const char *count_module = NULL, *only = NULL;
-    int count = 200, i, p;
+    int count = 200, i, p, keep_opts = 0;
     AF_RA_CONFIG rcfg;
     AF_RA_SERVER_CONFIG scfg;
     AF_RA *ra;
@@ -256,7 +271,9 @@ int main(int argc, char **argv)
                   {"CMC", AF_PROTO_CMC, 0, 3, 0, 0}};
     int all_ok = 1;
 
-    for (i = 1; i + 1 < argc; i += 2) {
+    for (i = 1; i < argc && strcmp(argv[i], "--keep-opts") == 0; i++)
+        keep_opts = 1;
+    for (; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
 
         if (strcmp(a, "--conf") == 0)
@@ -288,7 +305,8 @@ int main(int argc, char **argv)
     }
     if (conf == NULL || ca_cert == NULL || ca_key == NULL || ak_trust == NULL || ak_uri == NULL ||
         ak_cert_path == NULL || key_uri == NULL || tls_cert == NULL || tls_key == NULL || count < 1)
-        die("usage: bench_enroll --conf F --ca-cert F --ca-key URI --ak-trust F --ak URI "
+        die("usage: bench_enroll [--keep-opts] --conf F --ca-cert F --ca-key URI --ak-trust F --ak "
+            "URI "
             "--ak-cert F --key URI --tls-cert F --tls-key F [--count-module SO] [--count N]");
     if (!OSSL_LIB_CTX_load_config(NULL, conf))
         die("cannot load the OpenSSL config");
@@ -336,8 +354,11 @@ int main(int argc, char **argv)
     tls_c = tls_cpu(count, tls_cert, tls_key);
 
     printf("enrollments through the whole flow, %d each, sequential (RA and station in one "
-           "process; keys, AK, CA key and nonces in the token)\n",
-           count);
+           "process; keys, AK, CA key and nonces in the token); %s\n",
+           count,
+           keep_opts ? "one set of station options for all (kept connections, one TLS handshake)"
+                     : "new station options per enrollment (a new connection each, like one "
+                       "`attfresh enroll` run)");
     printf("token signing (EVP_DigestSign ECDSA P-256 with a token key): %.3f ms/signature wall, "
            "%.3f ms CPU\n",
            sign_s * 1e3, sign_cpu * 1e3);
@@ -351,15 +372,13 @@ int main(int argc, char **argv)
            "ms/enroll", "nonce ms", "p11/en", "C_Sign", "cpu ms", "tok cpu", "rest cpu", "floor",
            "rest/tok", "floor/tok", "target");
     for (p = 0; p < (int)(sizeof(protos) / sizeof(protos[0])); p++) {
-        AF_PROTO_OPTS *o = af_proto_opts_new();
+        AF_PROTO_OPTS *o;
         char url[128];
         unsigned long s0, s1, a0 = 0, a1;
         double t0, t, c0 = 0, cpu, per, signs, tok, nonce_s, floor_c;
 
-        if (only != NULL && strcasecmp(only, protos[p].name) != 0) {
-            af_proto_opts_free(o);
+        if (only != NULL && strcasecmp(only, protos[p].name) != 0)
             continue;
-        }
         if (protos[p].proto == AF_PROTO_CMP)
             snprintf(url, sizeof(url), "http://127.0.0.1:%d/.well-known/cmp",
                      af_ra_server_get_port(srv, 0));
@@ -367,28 +386,32 @@ int main(int argc, char **argv)
             snprintf(url, sizeof(url), "https://127.0.0.1:%d", af_ra_server_get_port(srv, 1));
         else
             snprintf(url, sizeof(url), "http://127.0.0.1:%d/cmc", af_ra_server_get_port(srv, 0));
-        if (o == NULL || !af_proto_opts_set_protocol(o, protos[p].proto) ||
-            !af_proto_opts_set1_url(o, url) ||
-            (protos[p].proto == AF_PROTO_CMP &&
-             (!af_proto_opts_set1_secret(o, secret, sizeof(secret) - 1) ||
-              !af_proto_opts_set1_ref(o, "bench"))) ||
-            (protos[p].proto == AF_PROTO_EST && !af_proto_opts_set1_cafile(o, tls_cert)))
-            die("options");
+        o = make_opts(protos[p].proto, url, secret, sizeof(secret) - 1, tls_cert);
         /* the nonce exchange alone, for the split of the rest */
         for (i = -5; i < count; i++) {
             AF_NONCE_RESP *r = NULL;
+            AF_PROTO_OPTS *no = o;
 
             if (i == 0)
                 t0 = now_s();
-            if (!af_proto_get_nonce(o, &r, NULL))
+            if (!keep_opts)
+                no = make_opts(protos[p].proto, url, secret, sizeof(secret) - 1, tls_cert);
+            if (!af_proto_get_nonce(no, &r, NULL))
                 die("nonce exchange");
             af_nonce_resp_free(r);
+            if (no != o)
+                af_proto_opts_free(no);
         }
         nonce_s = (now_s() - t0) / count;
         s0 = 0;
         t0 = 0;
         for (i = -5; i < count; i++) {
-            AF_ENROLL *en = af_enroll_new(o);
+            /* a station's own run: new options, so a new connection (and TLS handshake), unless
+             * --keep-opts shows what one process enrolling many keys pays */
+            AF_PROTO_OPTS *eo =
+                keep_opts ? o
+                          : make_opts(protos[p].proto, url, secret, sizeof(secret) - 1, tls_cert);
+            AF_ENROLL *en = af_enroll_new(eo);
             X509 *cert;
 
             if (i == 0) {
@@ -406,6 +429,8 @@ int main(int argc, char **argv)
                 die(protos[p].name);
             X509_free(cert);
             af_enroll_free(en);
+            if (eo != o)
+                af_proto_opts_free(eo);
         }
         t = now_s() - t0;
         cpu = (cpu_s() - c0) / count;
@@ -420,7 +445,9 @@ int main(int argc, char **argv)
                    protos[p].name, count / t, per * 1e3, nonce_s * 1e3, (double)(a1 - a0) / count,
                    signs, cpu * 1e3, tok * 1e3, (cpu - tok) * 1e3, floor_c * 1e3,
                    tok > 0 ? (cpu - tok) / tok : 0, tok > 0 ? floor_c / tok : 0,
-                   cpu - tok <= tok ? "ok" : floor_c > tok ? "MISS (floor > tok)" : "MISS");
+                   cpu - tok <= tok ? "ok"
+                   : floor_c > tok  ? "MISS (floor > tok)"
+                                    : "MISS");
             all_ok &= cpu - tok <= tok;
         } else {
             printf("%-10s %9.1f %10.3f %9.3f %8s %8s %9.3f %9s %9s %9.3f %8s %9s %s\n",

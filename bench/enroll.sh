@@ -6,7 +6,9 @@
 # share of the token's signing (C_Sign per enrollment, counted by p11count.so, times the token's
 # own signing time) against the rest. Target (issue 5): rest <= token signing.
 # Not part of the tests. Environment: BUILD (default build), COUNT (enrollments per protocol, 300),
-# KEEP=1 keeps the token directory, ONLY="CMP p10cr"|"CMP ir"|EST|CMC runs one protocol row.
+# KEEP=1 keeps the token directory, ONLY="CMP p10cr"|"CMP ir"|EST|CMC runs one protocol row,
+# KEEP_OPTS=1 uses one set of station options for all enrollments (kept connections) instead of
+# new options per enrollment (one station run each: a new connection and TLS handshake).
 # Results are also kept in bench/results/enroll.txt (git-ignored).
 set -euo pipefail
 
@@ -61,7 +63,7 @@ grep -q "p11count.so" "$tmp/count.cnf" || { echo "enroll.sh: no pkcs11-module li
 
 step "bench_enroll: $count enrollments per protocol"
 rc=0
-P11COUNT_MODULE=$proxy show "$build/bench/bench_enroll" --conf "$tmp/count.cnf" \
+P11COUNT_MODULE=$proxy show "$build/bench/bench_enroll" ${KEEP_OPTS:+--keep-opts} --conf "$tmp/count.cnf" \
     --count-module "$build/bench/p11count.so" --count "$count" \
     --ca-cert "$tmp/raca.pem" --ca-key "$raca" --ak-trust "$tmp/akca/ca.pem" \
     --ak "pkcs11:token=$label;object=bench-ak" --ak-cert "$tmp/ak.pem" \
