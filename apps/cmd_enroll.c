@@ -19,7 +19,8 @@ static void help(FILE *out)
         "usage: attfresh enroll (--cmp URL --secret-file F --ref NAME | --est URL --cafile F |\n"
         "                        --cmc URL) --key URI --ak URI --ak-cert F --subj DN\n"
         "                       [--san LIST] [--chain F] [--crmf] [--state F] [--profile P]\n"
-        "                       [--save-state F] [--out cert.pem] [--store-in-token]\n"
+        "                       [--save-state F] [--trusted F] [--out cert.pem] "
+        "[--store-in-token]\n"
         "\n"
         "Asks the RA for a nonce, has the AK sign Evidence about --key that carries it, puts the\n"
         "Evidence into a CSR signed by --key, sends the CSR in the same transaction and writes\n"
@@ -35,6 +36,10 @@ static void help(FILE *out)
         "                     https://127.0.0.1:8443\n"
         "  --cafile F         EST: CA certificates for the TLS server\n"
         "  --cmc URL          CMC over HTTP (Full PKI Requests), e.g. http://127.0.0.1:8080/cmc\n"
+        "  --trusted F        the RA's CA certificates (PEM): the issued certificate must chain\n"
+        "                     to them, and so must the signer of a CMC Full PKI Response or of\n"
+        "                     a signature-protected CMP answer (without it, check the\n"
+        "                     certificate yourself: openssl verify -CAfile ...)\n"
         "  --profile P        wire profile of the nonce exchange (default draft-08)\n"
         "  --key URI          the key to certify (pkcs11: URI or key file)\n"
         "  --ak URI           the Attestation Key (pkcs11: URI)\n"
@@ -60,26 +65,28 @@ static void help(FILE *out)
 
 typedef struct {
     const char *url, *secret_file, *secret_env, *ref, *cafile, *profile, *key, *ak, *ak_cert;
-    const char *chain, *subj, *san, *state, *save_state, *timeout, *out;
+    const char *chain, *subj, *san, *state, *save_state, *timeout, *out, *trusted;
     af_proto proto;
     int crmf, store;
 } enroll_args;
 
 static int parse(int argc, char **argv, enroll_args *g)
 {
-    static const char *const names[] = {
-        "--cmp",    "--est",     "--cmc",   "--secret-file", "--secret-env", "--ref",
-        "--cafile", "--profile", "--key",   "--ak",          "--ak-cert",    "--chain",
-        "--subj",   "--san",     "--state", "--save-state",  "--timeout",    "--out"};
+    static const char *const names[] = {"--cmp",        "--est", "--cmc",     "--secret-file",
+                                        "--secret-env", "--ref", "--cafile",  "--profile",
+                                        "--key",        "--ak",  "--ak-cert", "--chain",
+                                        "--subj",       "--san", "--state",   "--save-state",
+                                        "--timeout",    "--out", "--trusted"};
     int i;
     size_t k;
 
     memset(g, 0, sizeof(*g));
     for (i = 1; i < argc; i++) {
-        const char **dst[] = {
-            &g->url,    &g->url,     &g->url,   &g->secret_file, &g->secret_env, &g->ref,
-            &g->cafile, &g->profile, &g->key,   &g->ak,          &g->ak_cert,    &g->chain,
-            &g->subj,   &g->san,     &g->state, &g->save_state,  &g->timeout,    &g->out};
+        const char **dst[] = {&g->url,        &g->url, &g->url,     &g->secret_file,
+                              &g->secret_env, &g->ref, &g->cafile,  &g->profile,
+                              &g->key,        &g->ak,  &g->ak_cert, &g->chain,
+                              &g->subj,       &g->san, &g->state,   &g->save_state,
+                              &g->timeout,    &g->out, &g->trusted};
 
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             help(stdout);
@@ -132,6 +139,8 @@ static int setup_opts(const enroll_args *g, AF_PROTO_OPTS *o)
         return af_app_fail("enroll: --ref");
     if (g->cafile != NULL && !af_proto_opts_set1_cafile(o, g->cafile))
         return af_app_fail("enroll: --cafile");
+    if (g->trusted != NULL && !af_proto_opts_load_trusted(o, g->trusted))
+        return af_app_fail("enroll: --trusted");
     if (g->timeout != NULL) {
         char *end;
         long t = strtol(g->timeout, &end, 10);

@@ -189,13 +189,15 @@ step_enroll_setup() {
     say "RA listening on http://127.0.0.1:$http_port/ and https://127.0.0.1:$https_port/"
 }
 
-# enroll_via NAME KEY ARGS...: attfresh enroll, then openssl verify of the certificate
+# enroll_via NAME KEY ARGS...: attfresh enroll (which checks the certificate chains to the RA's CA,
+# --trusted), then openssl verify of the certificate
 enroll_via() {
     local name=$1 key=$2
     shift 2
     step "attfresh enroll over $name: nonce, Evidence (AK in the token), CSR (key in the token), certificate"
     run "$build/attfresh" enroll "$@" --key "pkcs11:token=$label;object=$key" --ak "$ak_uri" \
-        --ak-cert "$work/ak.pem" --subj "/CN=$key/O=attfresh demo" --out "$work/$key.pem"
+        --ak-cert "$work/ak.pem" --subj "/CN=$key/O=attfresh demo" --trusted "$work/ra-ca.pem" \
+        --out "$work/$key.pem"
     run openssl verify -CAfile "$work/ra-ca.pem" "$work/$key.pem"
 }
 

@@ -162,7 +162,10 @@ int af_enroll_set1_state(AF_ENROLL *en, const AF_PROTO_STATE *st);
  * the AK, attested CSR, certification request in the same transaction. Returns the issued
  * certificate (new) or NULL with one error saying why (the RA's refusal with its check name
  * arrives as AF_R_PROTO_PKISTATUS / AF_R_PROTO_HTTP_STATUS). *state (may be NULL) receives the
- * transaction state used. */
+ * transaction state used. When the options carry trusted certificates
+ * (af_proto_opts_load_trusted: the RA's CA), the issued certificate must chain to them through
+ * the certificates the RA sent along, and so must the signer of a CMC Full PKI Response;
+ * otherwise AF_R_PROTO_PROTECTION and no certificate. */
 X509 *af_enroll_run(AF_ENROLL *en, AF_PROTO_STATE **state);
 /* The issued certificate's chain as the RA sent it (borrowed; may be NULL). */
 STACK_OF(X509) * af_enroll_get0_extra_certs(const AF_ENROLL *en);

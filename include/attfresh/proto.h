@@ -99,8 +99,9 @@ X509 *af_proto_opts_get0_cert(const AF_PROTO_OPTS *opts);
 /* Certificates after the first one in the --cert file (may be NULL). */
 STACK_OF(X509) * af_proto_opts_get0_extra_certs(const AF_PROTO_OPTS *opts);
 
-/* Server authentication. CMP: trusted certs (PEM file) for a signature-protected genp. EST: the CA
- * file for the TLS server certificate (libcurl CURLOPT_CAINFO). CMC: not used over plain HTTP. */
+/* Server authentication. Trusted certs (PEM file): CMP, for a signature-protected genp; in an
+ * enrollment (enroll.h), the issued certificate and a CMC Full PKI Response's signer must chain to
+ * them. The CA file: EST, for the TLS server certificate (libcurl CURLOPT_CAINFO). */
 int af_proto_opts_load_trusted(AF_PROTO_OPTS *opts, const char *path);
 X509_STORE *af_proto_opts_get0_trusted(const AF_PROTO_OPTS *opts);
 int af_proto_opts_set1_cafile(AF_PROTO_OPTS *opts, const char *path);

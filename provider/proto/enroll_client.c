@@ -323,7 +323,12 @@ static X509 *enroll_cmp(AF_ENROLL *en, const AF_BUNDLE *b, OSSL_CMP_CTX *ctx, AF
         goto done;
     }
     clear_extra(en);
+    /* caPubs when the RA sent some, else the extraCerts (where RAs put the chain) */
     en->extra = OSSL_CMP_CTX_get1_caPubs(ctx);
+    if (sk_X509_num(en->extra) <= 0) {
+        sk_X509_pop_free(en->extra, X509_free);
+        en->extra = OSSL_CMP_CTX_get1_extraCertsIn(ctx);
+    }
 done:
     OSSL_CRMF_MSG_free(crm);
     X509_NAME_free(name);
@@ -707,6 +712,34 @@ STACK_OF(X509) * af_est_certs_get1_all(const AF_EST_CERTS *c)
     return sk;
 }
 
+/* ---- trust in what the RA sent ------------------------------------------------------------ */
+
+/* 1 when x chains to the options' trusted certificates, with untrusted as intermediates; what
+ * names x in the error line. Any purpose: the RA's CA signs CMC answers with a certificate made
+ * for issuing, and the issued certificate's profile is the RA's choice. */
+static int chains_to_trusted(const AF_PROTO_OPTS *o, X509 *x, STACK_OF(X509) * untrusted,
+                             const char *what)
+{
+    X509_STORE_CTX *vc =
+        X509_STORE_CTX_new_ex(af_proto_opts_get0_libctx(o), af_proto_opts_get0_propq(o));
+    char subject[256] = "";
+    int ok = 0, err = X509_V_OK;
+
+    if (vc != NULL && X509_STORE_CTX_init(vc, af_proto_opts_get0_trusted(o), x, untrusted)) {
+        X509_VERIFY_PARAM_set_purpose(X509_STORE_CTX_get0_param(vc), X509_PURPOSE_ANY);
+        ok = X509_verify_cert(vc) == 1;
+        err = X509_STORE_CTX_get_error(vc);
+    }
+    X509_STORE_CTX_free(vc);
+    if (!ok) {
+        ERR_clear_error();
+        X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject));
+        AF_ERR(AF_R_PROTO_PROTECTION, "%s (%s) does not chain to the trusted certificates: %s",
+               what, subject, err != X509_V_OK ? X509_verify_cert_error_string(err) : "error");
+    }
+    return ok;
+}
+
 /* ---- CMC ----------------------------------------------------------------------------------- */
 
 static X509 *enroll_cmc(AF_ENROLL *en, const AF_BUNDLE *b)
@@ -769,6 +802,9 @@ static X509 *enroll_cmc(AF_ENROLL *en, const AF_BUNDLE *b)
         AF_ERR(AF_R_PROTO_BINDING, "CMC: the response holds no certificate for our key");
         goto done;
     }
+    if (af_proto_opts_get0_trusted(en->opts) != NULL && r.signer != NULL &&
+        !chains_to_trusted(en->opts, r.signer, r.certs, "CMC: the Full PKI Response's signer"))
+        goto done;
     cert = r.cert;
     r.cert = NULL;
     clear_extra(en);
@@ -841,6 +877,14 @@ X509 *af_enroll_run(AF_ENROLL *en, AF_PROTO_STATE **state)
     }
     af_bundle_free(b);
     af_cmp_link_free(link);
+    /* with trusted certificates given, the certificate must chain to them through what the RA
+     * sent along (caPubs/extraCerts, the PKCS#7's or the SignedData's certificates) */
+    if (cert != NULL && af_proto_opts_get0_trusted(en->opts) != NULL &&
+        !chains_to_trusted(en->opts, cert, af_enroll_get0_extra_certs(en),
+                           "the issued certificate")) {
+        X509_free(cert);
+        cert = NULL;
+    }
     if (cert != NULL && state != NULL)
         *state = af_proto_state_dup(en->state);
     return cert;

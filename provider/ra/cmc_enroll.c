@@ -356,6 +356,7 @@ void af_cmc_enroll_resp_cleanup(AF_CMC_ENROLL_RESP *r)
     OPENSSL_free(r->txid);
     OPENSSL_free(r->recip_nonce);
     X509_free(r->cert);
+    X509_free(r->signer);
     sk_X509_pop_free(r->certs, X509_free);
     memset(r, 0, sizeof(*r));
     r->status = -1;
@@ -422,14 +423,27 @@ int af_cmc_enroll_response_decode(const unsigned char *in, size_t len, EVP_PKEY 
             AF_ERR(AF_R_NONCE_DECODE, "the SignedData does not hold a PKIResponse");
             goto done;
         }
-        /* the station has no anchor for the RA's CA yet: the signature is checked against the
-         * signer certificate the answer carries; the certificate chain is the caller's job */
+        /* the signature is checked against the signer certificate the answer carries; whether
+         * that signer is trusted is the caller's decision (r->signer) */
         if (!CMS_verify(cms, NULL, NULL, NULL, content, CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY)) {
             char why[160];
 
             af_err_line(why, sizeof(why));
             AF_ERR(AF_R_PROTO_PROTECTION, "the Full PKI Response signature: %s", why);
             goto done;
+        }
+        {
+            STACK_OF(X509) *signers = CMS_get0_signers(cms);
+            int nsig = sk_X509_num(signers);
+
+            if (nsig != 1 || !X509_up_ref(sk_X509_value(signers, 0))) {
+                sk_X509_free(signers);
+                AF_ERR(AF_R_PROTO_PROTECTION, "the Full PKI Response has %d signers, want one",
+                       nsig);
+                goto done;
+            }
+            r->signer = sk_X509_value(signers, 0);
+            sk_X509_free(signers);
         }
         dlen = BIO_get_mem_data(content, &data);
         if (dlen <= 0 || dlen > INT32_MAX ||

@@ -28,11 +28,13 @@ typedef struct {
     size_t recip_nonce_len;
     X509 *cert;             /* success: the certificate for key (new reference) */
     STACK_OF(X509) * certs; /* success: every certificate of the SignedData (new) */
+    X509 *signer;           /* SignedData: the certificate whose signature was checked (new) */
 } AF_CMC_ENROLL_RESP;
 
 void af_cmc_enroll_resp_cleanup(AF_CMC_ENROLL_RESP *r);
 /* Decodes a Full PKI Response (SignedData, eContentType id-cct-PKIResponse, signature checked
- * against the signer certificate it carries) or a failure (ContentInfo id-data PKIResponse);
+ * against the signer certificate it carries, which is handed back in r->signer: whether that
+ * certificate is trusted is the caller's decision) or a failure (ContentInfo id-data PKIResponse);
  * picks the certificate whose public key is key. Returns 1 when decodable (status says the
  * outcome), 0 with an error otherwise. */
 int af_cmc_enroll_response_decode(const unsigned char *in, size_t len, EVP_PKEY *key,

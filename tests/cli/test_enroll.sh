@@ -110,6 +110,25 @@ check "enroll over CMC" "$AF_CMD" enroll --cmc "$CMC" --key "$(key dev4)" --ak "
 verify_cert dev4.pem dev4 "/CN=dev4-$tag"
 log_has ra "cmc enroll: issued"
 
+# --trusted: the issued certificate (and a CMC answer's signer) must chain to the RA's CA
+check "enroll over CMC --trusted (the RA's CA)" "$AF_CMD" enroll --cmc "$CMC" --key "$(key dev4)" \
+    --ak "$ak" --ak-cert ak.pem --subj "/CN=dev4t-$tag" --trusted raca.pem --out dev4t.pem
+verify_cert dev4t.pem dev4 "/CN=dev4t-$tag"
+expect_fail "CMC answer signed by a CA the station does not trust" \
+    "CMC: the Full PKI Response's signer (/CN=enroll test RA CA $tag) does not chain to the trusted certificates" \
+    "$AF_CMD" enroll --cmc "$CMC" --key "$(key dev4)" --ak "$ak" --ak-cert ak.pem \
+    --subj "/CN=dev4u-$tag" --trusted otherca/ca.pem --out dev4u.pem
+[ ! -e dev4u.pem ] && ok "untrusted answer: no certificate written" || bad "dev4u.pem written"
+expect_fail "EST certificate from a CA the station does not trust" \
+    "the issued certificate (/CN=dev3u-$tag) does not chain to the trusted certificates: self-signed certificate in certificate chain" \
+    "$AF_CMD" enroll --est "$EST" --cafile srv.pem --key "$(key dev3)" --ak "$ak" --ak-cert ak.pem \
+    --subj "/CN=dev3u-$tag" --trusted otherca/ca.pem --out dev3u.pem
+[ ! -e dev3u.pem ] && ok "untrusted certificate: nothing written" || bad "dev3u.pem written"
+check "enroll over CMP --trusted (the RA's CA)" "$AF_CMD" enroll "${cmp_opts[@]}" \
+    --key "$(key dev1)" --ak "$ak" --ak-cert ak.pem --subj "/CN=dev1t-$tag" --trusted raca.pem \
+    --out dev1t.pem
+verify_cert dev1t.pem dev1 "/CN=dev1t-$tag"
+
 # continuing from `attfresh nonce get --state`, the transaction saved in between
 check "nonce get --state (CMP)" "$AF_CMD" nonce get "${cmp_opts[@]}" --state st5.json
 check "enroll --state" "$AF_CMD" enroll "${cmp_opts[@]}" --state st5.json --key "$(key dev5)" \
