@@ -74,6 +74,10 @@ int af_ra_policy_empty(const AF_RA *ra, const char *label, const char *type);
 /* Name of the cookie that binds an EST nonce to the later /simpleenroll (its value is the store
  * binding); the server hands its value to the responder as AF_RA_HTTP_REQ.cookie. */
 #define AF_RA_EST_COOKIE "attfresh-est"
+/* Bytes of an EST binding value; the cookie carries them as lowercase hex (twice as many
+ * characters). Over TLS with a channel binding the value is derived from the connection
+ * (AF_RA_HTTP_REQ.tls_binding), else random. */
+#define AF_RA_EST_BINDING_BYTES 16
 
 /* One HTTP request as the server hands it to a responder. All pointers borrowed. */
 typedef struct {
@@ -88,6 +92,13 @@ typedef struct {
     const unsigned char *requester; /* client identity: address, or TLS client cert digest */
     size_t requester_len;
     int tls; /* 1 on the HTTPS listener */
+    /* EST over TLS 1.3 (or 1.2 with extended master secret): the binding value of THIS
+     * connection, lowercase hex of AF_RA_EST_BINDING_BYTES = HMAC-SHA256(the server's random
+     * key, "attfresh est binding" || tls-exporter (RFC 9266)) truncated; the same for every
+     * request on the connection, another on any other connection. NULL when the connection has
+     * no channel binding (plain HTTP, TLS 1.2 without EMS) and for the other protocols. Not a
+     * secret to the client (it is the cookie value /nonce sets), but never logged. */
+    const char *tls_binding;
 } AF_RA_HTTP_REQ;
 
 /* What the responder answers; the server sends it and frees body with OPENSSL_free. */

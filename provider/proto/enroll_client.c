@@ -494,15 +494,25 @@ static X509 *enroll_est(AF_ENROLL *en, const AF_BUNDLE *b)
     http_answer a;
     AF_EST_CERTS *certs = NULL;
     X509 *cert = NULL;
-    long status = 0;
-    int dlen, n;
+    long status = 0, connects = 0;
+    int dlen, n, by_tls = af_proto_state_get0_cookie(en->state) == NULL;
 
     memset(&a, 0, sizeof(a));
     if (base == NULL)
         base = af_proto_opts_get0_url(en->opts);
-    if (af_proto_state_get0_cookie(en->state) == NULL) {
-        /* nonce-protocol.md 5.2: without the binding the RA cannot treat the CSR as fresh */
-        AF_ERR(AF_R_PROTO_BINDING, "EST: no binding cookie from the nonce exchange");
+    /* nonce-protocol.md 5.2: without a binding the RA cannot treat the CSR as fresh. Without the
+     * cookie the RA binds by the TLS connection: the request must go out on the connection the
+     * options kept from the nonce exchange (which libcurl reuses when it is still open). */
+    if (by_tls && strncasecmp(base, "https://", 8) != 0) {
+        AF_ERR(AF_R_PROTO_BINDING, "EST: no binding cookie from the nonce exchange, and over plain "
+                                   "HTTP there is no TLS connection the RA could bind by");
+        return NULL;
+    }
+    if (by_tls && (connects = af_proto_http_connects(en->opts)) == 0) {
+        AF_ERR(AF_R_PROTO_BINDING,
+               "EST: no binding cookie from the nonce exchange, and its TLS connection is not "
+               "here to continue on (a saved state?): the RA binds without the cookie only on the "
+               "same TLS connection");
         return NULL;
     }
     if ((url = simpleenroll_url(base)) == NULL ||
@@ -521,8 +531,12 @@ static X509 *enroll_est(AF_ENROLL *en, const AF_BUNDLE *b)
                                : "";
         size_t tl = strcspn(text, "\r\n");
 
-        AF_ERR(AF_R_PROTO_HTTP_STATUS, "EST simpleenroll: HTTP %ld%s%.*s", status,
-               tl > 0 ? ": " : "", (int)(tl > 200 ? 200 : tl), text);
+        AF_ERR(AF_R_PROTO_HTTP_STATUS, "EST simpleenroll: HTTP %ld%s%.*s%s", status,
+               tl > 0 ? ": " : "", (int)(tl > 200 ? 200 : tl), text,
+               by_tls && af_proto_http_connects(en->opts) != connects
+                   ? " (no binding cookie, and the request went out on a new TLS connection, not "
+                     "the nonce exchange's)"
+                   : "");
         goto done;
     }
     if (!media_type_is(a.content_type, "application/pkcs7-mime")) {

@@ -1,9 +1,11 @@
 /* est_enroll.c - EST /simpleenroll (RFC 7030 4.2, 8951): a base64 PKCS#10 (application/pkcs10)
  * in, the issued certificate as base64 certs-only PKCS#7 (application/pkcs7-mime;
- * smime-type=certs-only) out. The CSR is bound to its nonce by the cookie the /nonce answer set
- * (nonce-protocol.md 5.2): without it the request is not fresh. Refusals carry one text/plain line
- * naming the failed check: 400 (malformed, bad POP), 403 (attestation, nonce, policy), 501 (no CA).
- */
+ * smime-type=certs-only) out. The CSR is bound to its nonce (nonce-protocol.md 5.2) by the cookie
+ * the /nonce answer set (on any connection) or, without a cookie, by the TLS connection: the
+ * binding value the server derives from this connection's tls-exporter is the one /nonce put in
+ * the cookie when it came over the same connection. Neither: the request is not fresh. Refusals
+ * carry one text/plain line naming the failed check: 400 (malformed, bad POP), 403 (attestation,
+ * nonce, policy), 501 (no CA). */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -18,6 +20,9 @@
 
 #define EST_CSR_MEDIA_TYPE "application/pkcs10"
 #define EST_CERTS_MEDIA_TYPE "application/pkcs7-mime; smime-type=certs-only"
+/* the verifier's words for a nonce recorded under another binding (enroll_ra.c) */
+#define EST_WRONG_TX "nonce issued for another transaction"
+#define EST_UNBOUND "nonce: the request is not bound to a transaction that got a nonce"
 
 static int media_type_is(const char *ct, const char *want)
 {
@@ -114,6 +119,7 @@ int af_ra_est_enroll_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP
     X509 *cert = NULL;
     unsigned char *der = NULL;
     const unsigned char *p;
+    const char *binding, *how;
     char subj[120];
     int dlen = 0;
 
@@ -144,10 +150,28 @@ int af_ra_est_enroll_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP
         return refuse(rs, 400, "request: the body is not one DER PKCS#10 request");
     }
     OPENSSL_free(der);
-    /* the cookie value is exactly the binding the /nonce answer recorded */
-    cert = af_ra_enroll(ra, req, NULL, (const unsigned char *)rq->cookie,
-                        rq->cookie != NULL ? strlen(rq->cookie) : 0, &res, NULL);
+    /* the cookie value is exactly the binding the /nonce answer recorded; without one, the
+     * binding value of this TLS connection is what /nonce recorded on the same connection */
+    if (rq->cookie != NULL && rq->cookie[0] != '\0') {
+        binding = rq->cookie;
+        how = "the cookie";
+    } else if (rq->tls_binding != NULL) {
+        binding = rq->tls_binding;
+        how = "the TLS connection";
+    } else {
+        X509_REQ_free(req);
+        return refuse(rs, 403,
+                      EST_UNBOUND ": no binding cookie and no TLS session binding"
+                                  " (plain HTTP, or TLS 1.2 without extended master secret)");
+    }
+    cert = af_ra_enroll(ra, req, NULL, (const unsigned char *)binding, strlen(binding), &res, NULL);
     X509_REQ_free(req);
+    if (cert == NULL && binding == rq->tls_binding && strcmp(res.check, AF_CHECK_NONCE) == 0 &&
+        strcmp(res.why, AF_CHECK_NONCE ": " EST_WRONG_TX) == 0)
+        /* a nonce from another connection: it was the cookie that would have bound it */
+        return refuse(rs, 403,
+                      EST_UNBOUND ": no binding cookie, and the nonce was not issued on"
+                                  " this TLS connection");
     if (cert == NULL) {
         switch (res.cls) {
         case AF_ENROLL_NOT_AUTHORIZED:
@@ -169,7 +193,7 @@ int af_ra_est_enroll_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP
     rs->status = 200;
     snprintf(rs->content_type, sizeof(rs->content_type), "%s", EST_CERTS_MEDIA_TYPE);
     X509_NAME_oneline(X509_get_subject_name(cert), subj, sizeof(subj));
-    snprintf(rs->log, sizeof(rs->log), "est simpleenroll: issued %s", subj);
+    snprintf(rs->log, sizeof(rs->log), "est simpleenroll: issued %s (bound by %s)", subj, how);
     X509_free(cert);
     return 1;
 }

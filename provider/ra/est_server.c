@@ -1,7 +1,10 @@
 /* est_server.c - the EST nonce responder (nonce-protocol.md 5.2): GET or POST
  * /.well-known/est[/<label>]/nonce with the profile's JSON media type; 200 with the JSON response
- * (also for the empty nonce) and a fresh HttpOnly, Secure binding cookie; 400 without a body for a
- * bad request; 503 (with Retry-After) when the RA cannot or will not give a nonce. */
+ * (also for the empty nonce) and an HttpOnly, Secure binding cookie; 400 without a body for a
+ * bad request; 503 (with Retry-After) when the RA cannot or will not give a nonce. The cookie
+ * value is the store binding: over TLS with a channel binding it is the connection's binding
+ * value (the server derives it from the tls-exporter), so /simpleenroll on the same connection
+ * is bound even without the cookie; otherwise (plain HTTP, TLS 1.2 without EMS) it is random. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -12,7 +15,7 @@
 #include "attfresh/err.h"
 #include "attfresh/server.h"
 
-#define EST_COOKIE_BYTES 16
+#define EST_COOKIE_BYTES AF_RA_EST_BINDING_BYTES
 #define EST_RETRY_AFTER_S 1
 
 /* type/subtype of a Content-Type equal (case-insensitive) to want; parameters are ignored. */
@@ -127,12 +130,17 @@ int af_ra_est_nonce_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP 
         }
     }
 
-    if (!af_ra_random(ra, cookie_raw, sizeof(cookie_raw))) {
-        ok = answer_error(rs, 503, "no binding cookie");
-        goto done;
+    if (rq->tls_binding != NULL && strlen(rq->tls_binding) == 2 * EST_COOKIE_BYTES) {
+        /* the connection is the transaction; the cookie still works on other connections */
+        memcpy(cookie, rq->tls_binding, sizeof(cookie));
+    } else {
+        if (!af_ra_random(ra, cookie_raw, sizeof(cookie_raw))) {
+            ok = answer_error(rs, 503, "no binding cookie");
+            goto done;
+        }
+        hexify(cookie_raw, sizeof(cookie_raw), cookie);
+        OPENSSL_cleanse(cookie_raw, sizeof(cookie_raw));
     }
-    hexify(cookie_raw, sizeof(cookie_raw), cookie);
-    OPENSSL_cleanse(cookie_raw, sizeof(cookie_raw));
     if (requester == NULL || requester_len == 0) {
         requester = (const unsigned char *)"-";
         requester_len = 1;
@@ -161,9 +169,11 @@ int af_ra_est_nonce_handle(AF_RA *ra, const AF_RA_HTTP_REQ *rq, AF_RA_HTTP_RESP 
     snprintf(rs->set_cookie, sizeof(rs->set_cookie),
              "%s=%s; Path=/.well-known/est; Max-Age=%u; HttpOnly; Secure; SameSite=Strict",
              AF_RA_EST_COOKIE, cookie, (unsigned)af_ra_get_expiry(ra));
-    snprintf(rs->log, sizeof(rs->log), "est %s: %d of %zu nonce(s) issued%s",
+    snprintf(rs->log, sizeof(rs->log), "est %s: %d of %zu nonce(s) issued%s%s",
              af_nonce_profile_get0_name(prof), count_nonces(resp), af_nonce_resp_get_count(resp),
-             count_nonces(resp) == 0 ? " (empty nonce by policy)" : "");
+             count_nonces(resp) == 0 ? " (empty nonce by policy)" : "",
+             rq->tls_binding != NULL ? ", bound to the TLS connection and the cookie"
+                                     : ", bound to the cookie");
     ok = 1;
 done:
     OPENSSL_cleanse(cookie, sizeof(cookie));

@@ -1,8 +1,10 @@
 /* http_server.c - the RA's HTTP and HTTPS listeners (libmicrohttpd; TLS through its GnuTLS):
  * bounded request bodies (413), routing of the CMP, CMC and EST paths to the responders of
  * server.h, profile by path (404 when unknown), optional TLS client-certificate authentication,
- * a TLS server key from a PEM file or a pkcs11: URI, one log line per request, and a background
- * sweep of expired nonces. */
+ * a TLS server key from a PEM file or a pkcs11: URI, one log line per request, a background
+ * sweep of expired nonces, and for EST over TLS the connection's binding value (from its
+ * tls-exporter channel binding, once per connection) that lets /simpleenroll without the cookie
+ * prove it continues the /nonce of the same TLS connection. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -34,6 +36,8 @@
 #define SRV_SWEEP_WORK 65536
 #define SRV_MAX_CHAIN 8
 #define SRV_CONN_MEMORY (16 * 1024)
+#define SRV_BIND_KEY_BYTES 32
+#define SRV_BIND_LABEL "attfresh est binding"
 
 typedef struct af_ra_listener_st {
     AF_RA_SERVER *srv;
@@ -52,7 +56,18 @@ struct af_ra_server_st {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int stopping;
+    /* HMAC key for the EST binding values derived from TLS connections: random per server, so a
+     * value means nothing to another server (or after a restart) and reveals nothing of the
+     * exporter. */
+    unsigned char bind_key[SRV_BIND_KEY_BYTES];
 };
+
+/* Per TLS connection (MHD's socket context): its EST binding value, worked out at its first EST
+ * request. */
+typedef struct {
+    int done;                                      /* looked at the session */
+    char binding[2 * AF_RA_EST_BINDING_BYTES + 1]; /* "" when the session has no channel binding */
+} AF_RA_TLS_CONN;
 
 /* Per request: the body collected so far. */
 typedef struct {
@@ -417,6 +432,79 @@ static int check_client_cert(struct MHD_Connection *conn, char *requester, size_
     return 1;
 }
 
+/* The EST binding value of this TLS connection into out (2 * AF_RA_EST_BINDING_BYTES + 1 chars):
+ * hex of HMAC-SHA256(bind_key, SRV_BIND_LABEL || tls-exporter) truncated. The exporter is the
+ * RFC 9266 channel binding: unique per connection (a resumed session gets another), and GnuTLS
+ * gives it only for TLS 1.3 or TLS 1.2 with extended master secret, where it cannot be forced
+ * equal on two connections (triple handshake). Returns 0 (out "") when there is none. */
+static int derive_binding(AF_RA_SERVER *srv, struct MHD_Connection *conn, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    gnutls_session_t sess = ci != NULL ? (gnutls_session_t)ci->tls_session : NULL;
+    gnutls_datum_t cb = {NULL, 0};
+    unsigned char msg[sizeof(SRV_BIND_LABEL) - 1 + 64], mac[EVP_MAX_MD_SIZE];
+    size_t maclen = 0, i;
+    int ok = 0;
+
+    out[0] = '\0';
+    if (sess == NULL || gnutls_session_channel_binding(sess, GNUTLS_CB_TLS_EXPORTER, &cb) < 0)
+        return 0;
+    if (cb.size > 0 && cb.size <= sizeof(msg) - (sizeof(SRV_BIND_LABEL) - 1)) {
+        memcpy(msg, SRV_BIND_LABEL, sizeof(SRV_BIND_LABEL) - 1);
+        memcpy(msg + sizeof(SRV_BIND_LABEL) - 1, cb.data, cb.size);
+        ok =
+            EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, srv->bind_key, sizeof(srv->bind_key), msg,
+                      sizeof(SRV_BIND_LABEL) - 1 + cb.size, mac, sizeof(mac), &maclen) != NULL &&
+            maclen >= AF_RA_EST_BINDING_BYTES;
+        OPENSSL_cleanse(msg, sizeof(msg));
+    }
+    OPENSSL_cleanse(cb.data, cb.size);
+    gnutls_free(cb.data);
+    if (!ok) {
+        ERR_clear_error();
+        return 0;
+    }
+    for (i = 0; i < AF_RA_EST_BINDING_BYTES; i++) {
+        out[2 * i] = digits[mac[i] >> 4];
+        out[2 * i + 1] = digits[mac[i] & 15];
+    }
+    out[2 * AF_RA_EST_BINDING_BYTES] = '\0';
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return 1;
+}
+
+/* The connection's binding value (NULL when none): from the socket context when MHD gave us one
+ * (worked out once per connection), else into buf for this request. */
+static const char *tls_binding(AF_RA_SERVER *srv, struct MHD_Connection *conn, char *buf)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    AF_RA_TLS_CONN *tc = ci != NULL ? ci->socket_context : NULL;
+
+    if (tc == NULL)
+        return derive_binding(srv, conn, buf) ? buf : NULL;
+    if (!tc->done) {
+        derive_binding(srv, conn, tc->binding);
+        tc->done = 1;
+    }
+    return tc->binding[0] != '\0' ? tc->binding : NULL;
+}
+
+/* The TLS listener's connections get an AF_RA_TLS_CONN (NULL when out of memory: the binding is
+ * then worked out per request). */
+static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = OPENSSL_zalloc(sizeof(AF_RA_TLS_CONN));
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        OPENSSL_clear_free(*socket_context, sizeof(AF_RA_TLS_CONN));
+        *socket_context = NULL;
+    }
+}
+
 static enum MHD_Result status_only(AF_RA_SERVER *srv, struct MHD_Connection *conn,
                                    const char *client, const char *method, const char *url,
                                    int status, const char *outcome)
@@ -439,7 +527,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     AF_RA_HTTP_REQ rq;
     AF_RA_HTTP_RESP rs;
     char client[INET6_ADDRSTRLEN + 1], requester[80], why[200], profile[SRV_MAX_SEGMENT + 1];
-    char label[SRV_MAX_SEGMENT + 1], msg[96];
+    char label[SRV_MAX_SEGMENT + 1], msg[96], binding[2 * AF_RA_EST_BINDING_BYTES + 1];
     af_route rt;
     int ok;
 
@@ -506,6 +594,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     rq.requester = (const unsigned char *)requester;
     rq.requester_len = strlen(requester);
     rq.tls = l->tls;
+    if (l->tls && (rt == ROUTE_EST || rt == ROUTE_EST_ENROLL))
+        rq.tls_binding = tls_binding(srv, conn, binding);
 
     switch (rt) {
     case ROUTE_CMP:
@@ -521,6 +611,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         ok = af_ra_est_nonce_handle(srv->ra, &rq, &rs);
         break;
     }
+    OPENSSL_cleanse(binding, sizeof(binding));
     ERR_clear_error();
     if (!ok && rs.status == 0)
         rs.status = 500;
@@ -607,7 +698,7 @@ static int start_listener(AF_RA_SERVER *srv, AF_RA_LISTENER *l, const char *addr
     size_t keylen = 0;
     int p11 = 0, ok = 0;
     const union MHD_DaemonInfo *di;
-    struct MHD_OptionItem ops[14];
+    struct MHD_OptionItem ops[15];
     size_t nops = 0;
 
 #define OPT(o, v, p)                                                                               \
@@ -665,6 +756,8 @@ static int start_listener(AF_RA_SERVER *srv, AF_RA_LISTENER *l, const char *addr
     }
     if (trust != NULL)
         OPT(MHD_OPTION_HTTPS_MEM_TRUST, 0, trust);
+    if (tls)
+        OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_connection, NULL);
     OPT(MHD_OPTION_END, 0, NULL);
     l->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, l, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
     if (l->d == NULL) {
@@ -749,6 +842,10 @@ AF_RA_SERVER *af_ra_server_new(AF_RA *ra, const AF_RA_SERVER_CONFIG *cfg)
     srv->log = cfg->log != NULL ? cfg->log : stderr;
     pthread_mutex_init(&srv->lock, NULL);
     pthread_cond_init(&srv->cond, NULL);
+    if (cfg->https_addr != NULL && !af_ra_random(ra, srv->bind_key, sizeof(srv->bind_key))) {
+        AF_ERR(AF_R_INTERNAL, "cannot make the EST binding key");
+        goto err;
+    }
     if (cfg->http_addr != NULL && !start_listener(srv, &srv->http, cfg->http_addr, 0))
         goto err;
     if (cfg->https_addr != NULL && !start_listener(srv, &srv->https, cfg->https_addr, 1))
@@ -794,5 +891,5 @@ void af_ra_server_free(AF_RA_SERVER *srv)
     }
     pthread_mutex_destroy(&srv->lock);
     pthread_cond_destroy(&srv->cond);
-    OPENSSL_free(srv);
+    OPENSSL_clear_free(srv, sizeof(*srv)); /* the binding key */
 }
