@@ -314,9 +314,13 @@ int af_cmc_enroll_request_encode(const unsigned char *txid, size_t txid_len,
     tr->type = CMC_TAGGED_TCR;
     if (!ASN1_INTEGER_set(tr->value.tcr->bodyPartID, AF_CMC_TCR_BODY_PART))
         goto err;
+    /* the caller's request is only encoded here, so it is lent to the template for i2d and taken
+     * back before the free (X509_REQ_dup would decode its public key again) */
     X509_REQ_free(tr->value.tcr->certificationRequest);
-    if ((tr->value.tcr->certificationRequest = X509_REQ_dup(req)) == NULL ||
-        (n = i2d_AF_CMC_TAGGED_REQ(tr, &trder)) <= 0)
+    tr->value.tcr->certificationRequest = (X509_REQ *)req;
+    n = i2d_AF_CMC_TAGGED_REQ(tr, &trder);
+    tr->value.tcr->certificationRequest = NULL;
+    if (n <= 0)
         goto err;
     p = trder;
     if ((t = d2i_ASN1_TYPE(NULL, &p, n)) == NULL || !sk_ASN1_TYPE_push(pd->reqSequence, t))
