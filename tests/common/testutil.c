@@ -2,6 +2,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "testutil.h"
 
@@ -21,8 +26,8 @@ int af_test_run(const char *suite, const af_test *tests, int (*setup)(void), int
             return 2;
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed()
-               + CU_get_number_of_tests_failed();
+    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed() +
+               CU_get_number_of_tests_failed();
     asserts = CU_get_number_of_asserts();
     CU_cleanup_registry();
     if (asserts == 0) {
@@ -151,4 +156,70 @@ const char *af_test_openssl_cnf(void)
 
     snprintf(path, sizeof(path), "%s/openssl.cnf", af_test_token_dir());
     return path;
+}
+
+const char *af_test_path(const char *dir, const char *name)
+{
+    static char buf[4][512];
+    static int i;
+
+    i = (i + 1) % 4;
+    snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
+    return buf[i];
+}
+
+X509 *af_test_make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
+                        const char *const *exts)
+{
+    X509 *x = X509_new();
+    X509_NAME *n = X509_NAME_new();
+    X509V3_CTX ctx;
+    X509_EXTENSION *e;
+    int ok;
+
+    ok = x != NULL && n != NULL && X509_set_version(x, 2) &&
+         ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(getpid() & 0xffff) + 1) &&
+         X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) &&
+         X509_set_subject_name(x, n) &&
+         X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) : n) &&
+         X509_gmtime_adj(X509_getm_notBefore(x), -60) &&
+         X509_gmtime_adj(X509_getm_notAfter(x), 86400) && X509_set_pubkey(x, key);
+    X509V3_set_ctx(&ctx, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
+    for (; ok && exts != NULL && exts[0] != NULL; exts += 2) {
+        e = X509V3_EXT_nconf(NULL, &ctx, exts[0], exts[1]);
+        ok = e != NULL && X509_add_ext(x, e, -1);
+        X509_EXTENSION_free(e);
+    }
+    ok = ok && X509_sign(x, issuer_key, EVP_sha256()) > 0;
+    X509_NAME_free(n);
+    if (!ok) {
+        ERR_print_errors_fp(stderr);
+        X509_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+int af_test_write_tls_identity(const char *cert_path, const char *key_path)
+{
+    static const char *const exts[] = {"basicConstraints", "critical,CA:TRUE", "subjectAltName",
+                                       "IP:127.0.0.1", NULL};
+    EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509 *x = key != NULL ? af_test_make_cert("127.0.0.1", key, NULL, key, exts) : NULL;
+    FILE *f = NULL;
+    int ok = 0;
+
+    if (x == NULL || (f = fopen(cert_path, "w")) == NULL || !PEM_write_X509(f, x))
+        goto done;
+    fclose(f);
+    if ((f = fopen(key_path, "w")) == NULL ||
+        !PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL))
+        goto done;
+    ok = 1;
+done:
+    if (f != NULL)
+        fclose(f);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return ok;
 }

@@ -6,6 +6,8 @@
 #include <stddef.h>
 
 #include <CUnit/Basic.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 typedef struct {
     const char *name;
@@ -29,6 +31,19 @@ unsigned char *af_test_read_file(const char *path, size_t *len);
 const char *af_test_src_path(const char *rel);
 /* Decodes hex (spaces and newlines ignored) into a new buffer; NULL on error. free() it. */
 unsigned char *af_test_unhex(const char *hex, size_t *len);
+
+/* dir/name in one of 4 rotating static buffers (so a few can be used in one call). */
+const char *af_test_path(const char *dir, const char *name);
+/* An X.509 v3 certificate for key with subject CN=cn, valid from a minute ago for a day, signed
+ * (SHA-256) by issuer_key under issuer (NULL: self-signed by issuer_key), with the extensions of
+ * exts (NULL-terminated name, value pairs as in openssl.cnf, e.g. "keyUsage", "critical,..."). NULL
+ * with the OpenSSL errors printed. */
+X509 *af_test_make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
+                        const char *const *exts);
+/* A TLS server identity for 127.0.0.1 written as PEM to cert_path and key_path: a fresh P-256 key
+ * and a self-signed certificate with CA:TRUE (so the certificate is its own CA file) and
+ * subjectAltName IP:127.0.0.1. Returns 1/0. */
+int af_test_write_tls_identity(const char *cert_path, const char *key_path);
 
 /* Token fixture (token and cli tiers): directory, token label, user PIN (static buffer). */
 const char *af_test_token_dir(void);

@@ -36,49 +36,7 @@ static AF_RA *ra;
 static AF_RA_SERVER *srv;
 static FILE *req_log;
 
-static const char *path_of(const char *name)
-{
-    static char buf[4][256];
-    static int i;
-
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
-    return buf[i];
-}
-
-/* A certificate for key issued by issuer_key under issuer (NULL: self-signed), with the
- * extensions name=value of exts (NULL-terminated pairs). */
-static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
-                       const char *const *exts)
-{
-    X509 *x = X509_new();
-    X509_NAME *n = X509_NAME_new();
-    X509V3_CTX ctx;
-    X509_EXTENSION *e;
-    int ok;
-
-    ok = x != NULL && n != NULL && X509_set_version(x, 2) &&
-         ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(getpid() & 0xffff) + 1) &&
-         X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) &&
-         X509_set_subject_name(x, n) &&
-         X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) : n) &&
-         X509_gmtime_adj(X509_getm_notBefore(x), -60) &&
-         X509_gmtime_adj(X509_getm_notAfter(x), 86400) && X509_set_pubkey(x, key);
-    X509V3_set_ctx(&ctx, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
-    for (; ok && exts[0] != NULL; exts += 2) {
-        e = X509V3_EXT_nconf(NULL, &ctx, exts[0], exts[1]);
-        ok = e != NULL && X509_add_ext(x, e, -1);
-        X509_EXTENSION_free(e);
-    }
-    ok = ok && X509_sign(x, issuer_key, EVP_sha256()) > 0;
-    X509_NAME_free(n);
-    if (!ok) {
-        ERR_print_errors_fp(stderr);
-        X509_free(x);
-        return NULL;
-    }
-    return x;
-}
+#define path_of(name) af_test_path(dir, (name))
 
 /* A key in the token through attfresh.so, labelled label. */
 static EVP_PKEY *token_key(const char *label)
@@ -95,30 +53,6 @@ static EVP_PKEY *token_key(const char *label)
         ERR_print_errors_fp(stderr);
     EVP_PKEY_CTX_free(ctx);
     return pkey;
-}
-
-static int write_tls_files(void)
-{
-    static const char *const exts[] = {"basicConstraints", "critical,CA:TRUE", "subjectAltName",
-                                       "IP:127.0.0.1", NULL};
-    EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    X509 *x = key != NULL ? make_cert("127.0.0.1", key, NULL, key, exts) : NULL;
-    FILE *f = NULL;
-    int ok = 0;
-
-    if (x == NULL || (f = fopen(path_of("server.pem"), "w")) == NULL || !PEM_write_X509(f, x))
-        goto done;
-    fclose(f);
-    if ((f = fopen(path_of("server.key"), "w")) == NULL ||
-        !PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL))
-        goto done;
-    ok = 1;
-done:
-    if (f != NULL)
-        fclose(f);
-    X509_free(x);
-    EVP_PKEY_free(key);
-    return ok;
 }
 
 static int setup(void)
@@ -139,18 +73,19 @@ static int setup(void)
     char label[64];
 
     libctx = OSSL_LIB_CTX_new();
-    if (mkdtemp(dir) == NULL || !write_tls_files() || libctx == NULL ||
-        !OSSL_LIB_CTX_load_config(libctx, af_test_openssl_cnf())) {
+    if (mkdtemp(dir) == NULL ||
+        !af_test_write_tls_identity(path_of("server.pem"), path_of("server.key")) ||
+        libctx == NULL || !OSSL_LIB_CTX_load_config(libctx, af_test_openssl_cnf())) {
         ERR_print_errors_fp(stderr);
         return 1;
     }
     /* one software CA: the AK certificates' issuer (the RA's AK trust) and the RA's issuing CA */
     if ((ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
-        (ca_cert = make_cert("esttls test CA", ca_key, NULL, ca_key, ca_exts)) == NULL)
+        (ca_cert = af_test_make_cert("esttls test CA", ca_key, NULL, ca_key, ca_exts)) == NULL)
         return 1;
     snprintf(label, sizeof(label), "esttls%ld-ak", (long)getpid());
     if ((ak = token_key(label)) == NULL ||
-        (ak_cert = make_cert("esttls AK", ak, ca_cert, ca_key, ak_exts)) == NULL)
+        (ak_cert = af_test_make_cert("esttls AK", ak, ca_cert, ca_key, ak_exts)) == NULL)
         return 1;
     snprintf(label, sizeof(label), "esttls%ld-dev", (long)getpid());
     if ((dev = token_key(label)) == NULL)

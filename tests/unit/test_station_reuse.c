@@ -24,65 +24,15 @@ static AF_RA *ra;
 static AF_RA_SERVER *srv;
 static FILE *req_log;
 
-static const char *path_of(const char *name)
-{
-    static char buf[4][256];
-    static int i;
-
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
-    return buf[i];
-}
-
-/* The TLS server's certificate: self-signed P-256, CA:TRUE (so it is its own CA file) and
- * subjectAltName IP:127.0.0.1; written to server.pem / server.key. */
-static int make_server_cert(void)
-{
-    EVP_PKEY *key = EVP_EC_gen("P-256");
-    X509 *x = X509_new();
-    X509_NAME *n = X509_NAME_new();
-    X509V3_CTX ctx;
-    X509_EXTENSION *bc = NULL, *san = NULL;
-    FILE *f = NULL;
-    int ok = 0;
-
-    if (key == NULL || x == NULL || n == NULL || !X509_set_version(x, 2) ||
-        !ASN1_INTEGER_set(X509_get_serialNumber(x), 1) ||
-        !X509_gmtime_adj(X509_getm_notBefore(x), -60) ||
-        !X509_gmtime_adj(X509_getm_notAfter(x), 3600) || !X509_set_pubkey(x, key) ||
-        !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1,
-                                    -1, 0) ||
-        !X509_set_subject_name(x, n) || !X509_set_issuer_name(x, n))
-        goto done;
-    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-    if ((bc = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE")) == NULL ||
-        (san = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, "IP:127.0.0.1")) == NULL ||
-        !X509_add_ext(x, bc, -1) || !X509_add_ext(x, san, -1) || !X509_sign(x, key, EVP_sha256()))
-        goto done;
-    if ((f = fopen(path_of("server.pem"), "w")) == NULL || !PEM_write_X509(f, x))
-        goto done;
-    fclose(f);
-    if ((f = fopen(path_of("server.key"), "w")) == NULL ||
-        !PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL))
-        goto done;
-    ok = 1;
-done:
-    if (f != NULL)
-        fclose(f);
-    X509_EXTENSION_free(bc);
-    X509_EXTENSION_free(san);
-    X509_NAME_free(n);
-    X509_free(x);
-    EVP_PKEY_free(key);
-    return ok;
-}
+#define path_of(name) af_test_path(dir, (name))
 
 static int setup(void)
 {
     AF_RA_CONFIG cfg;
     AF_RA_SERVER_CONFIG scfg;
 
-    if (mkdtemp(dir) == NULL || !make_server_cert()) {
+    if (mkdtemp(dir) == NULL ||
+        !af_test_write_tls_identity(path_of("server.pem"), path_of("server.key"))) {
         ERR_print_errors_fp(stderr);
         return 1;
     }
